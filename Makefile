@@ -1,0 +1,51 @@
+# The project's one entry point for checks: `make test` builds the virtualenv from nothing,
+# installs every dependency, runs lint, type checks and the whole suite (the suite starts and
+# stops the broker, the vendor sandbox and Prometheus itself).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv format lint typecheck test unit integration soak demo bench clean
+
+$(BIN)/python:
+	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+format: venv
+	$(BIN)/ruff format bridge tests bench
+	$(BIN)/ruff check --fix bridge tests bench
+
+lint: venv
+	$(BIN)/ruff check bridge tests bench
+	$(BIN)/ruff format --check bridge tests bench
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -q -p no:cacheprovider
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+integration: venv
+	$(BIN)/pytest -q tests/integration
+
+soak: venv
+	$(BIN)/pytest -q -m soak tests
+
+demo: venv
+	$(BIN)/bridge demo
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

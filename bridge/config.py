@@ -1,0 +1,268 @@
+"""Settings: one YAML file, environment overrides, secrets as references, validated at start.
+
+Loading order:
+1. the YAML file (`bridge run --config FILE`);
+2. environment overrides: ``BRIDGE__KAFKA__BOOTSTRAP_SERVERS=broker:9092`` sets
+   ``kafka.bootstrap_servers``; values are read as YAML scalars, so ``true`` and ``5`` are typed;
+3. validation of the whole tree, then of each vendor's own `settings` block by the vendor's
+   model. Every problem is reported at once, each with the dotted path of its field.
+
+Secrets are written as ``{env: NAME}`` or ``{file: PATH}`` (see `bridge.secrets`) and are held
+as `SecretStr`, so printing a config masks them (`Config.masked()`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
+from bridge.errors import ConfigError
+from bridge.secrets import Secret
+from bridge.vendors import vendor_classes
+from bridge.vendors.base import EventType, VendorSettings
+
+ENV_PREFIX = "BRIDGE__"
+DEFAULT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Strict):
+    bootstrap_servers: str
+    group_prefix: str = "bridge"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = None
+    ssl_ca_location: Path | None = None
+    schema_registry_url: str | None = None
+    consumer_properties: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Any librdkafka consumer property, passed through as it is."""
+    producer_properties: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Any librdkafka producer property (dead-letter and outcome producer)."""
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL"):
+            missing = [
+                name
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"{self.security_protocol} needs {', '.join(missing)}")
+        return self
+
+    def client_properties(self) -> dict[str, str | int | float | bool]:
+        """librdkafka properties shared by the consumer and the producers."""
+        props: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            props["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            props["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            props["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_ca_location:
+            props["ssl.ca.location"] = str(self.ssl_ca_location)
+        return props
+
+
+class TopicSettings(_Strict):
+    name: str
+    format: Literal["avro", "confluent"] = "avro"
+    """``avro``: schemaless Avro written with the schema in schemas/; ``confluent``: the
+    Confluent wire format, writer schema fetched from kafka.schema_registry_url."""
+
+
+class TopicsSettings(_Strict):
+    orders: TopicSettings = TopicSettings(name="orders")
+    product_views: TopicSettings = TopicSettings(name="product-views")
+
+    def by_event_type(self) -> dict[EventType, TopicSettings]:
+        return {EventType.ORDER: self.orders, EventType.PRODUCT_VIEW: self.product_views}
+
+
+class DeadLetterSettings(_Strict):
+    mode: Literal["shared", "per_vendor"] = "shared"
+    topic: str = "bridge.dead-letter"
+    """The shared topic, or the prefix of ``<topic>.<vendor>`` in per_vendor mode."""
+    max_error_chars: int = Field(default=500, ge=50)
+
+    def topic_for(self, vendor: str) -> str:
+        return self.topic if self.mode == "shared" else f"{self.topic}.{vendor}"
+
+
+class OutcomeSettings(_Strict):
+    enabled: bool = False
+    topic: str = "bridge.outcomes"
+
+
+class BatchSettings(_Strict):
+    max_events: int = Field(default=100, ge=1)
+    max_bytes: int = Field(default=1_000_000, ge=1_000)
+    linger_ms: float = Field(default=50, ge=0)
+
+
+class RetrySettings(_Strict):
+    initial_backoff_s: float = Field(default=0.5, gt=0)
+    max_backoff_s: float = Field(default=60, gt=0)
+    max_attempts: int | None = Field(default=None, ge=1)
+    """None: retry transient failures until they succeed (Kafka is the buffer)."""
+    max_elapsed_s: float | None = Field(default=None, gt=0)
+    credentials_probe_s: float = Field(default=30, gt=0)
+    """How often a pipeline whose credentials were refused tries again."""
+
+
+class CircuitSettings(_Strict):
+    failure_threshold: int = Field(default=5, ge=1)
+    """Consecutive transient failures that open the circuit."""
+    open_s: float = Field(default=10, gt=0)
+    """How long the circuit stays open before one probe request is let through."""
+
+
+class VendorConfig(_Strict):
+    enabled: bool = True
+    base_url: str | None = None
+    """None: the vendor's production endpoint."""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    """The vendor's own block (credentials, options), validated by its module."""
+    concurrency: int = Field(default=16, ge=1, le=1024)
+    """Requests in flight at once."""
+    max_in_flight_records: int = Field(default=5_000, ge=1)
+    max_in_flight_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    resume_ratio: float = Field(default=0.5, gt=0, lt=1)
+    """Paused partitions resume when in-flight work falls below this share of the limits."""
+    rate_limit_rps: float | None = Field(default=None, gt=0)
+    rate_limit_burst: int | None = Field(default=None, ge=1)
+    request_timeout_s: float = Field(default=10, gt=0)
+    ordering: Literal["key", "none"] = "key"
+    on_unmappable: Literal["skip", "dead-letter"] = "skip"
+    require_consent: bool = False
+    batch: BatchSettings = BatchSettings()
+    retry: RetrySettings = RetrySettings()
+    circuit: CircuitSettings = CircuitSettings()
+
+
+class HttpSettings(_Strict):
+    host: str = "0.0.0.0"
+    port: int = Field(default=9400, ge=0, le=65535)
+
+
+class LogSettings(_Strict):
+    format: Literal["json", "text"] = "json"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(_Strict):
+    kafka: KafkaSettings
+    topics: TopicsSettings = TopicsSettings()
+    dead_letter: DeadLetterSettings = DeadLetterSettings()
+    outcomes: OutcomeSettings = OutcomeSettings()
+    vendors: dict[str, VendorConfig]
+    http: HttpSettings = HttpSettings()
+    log: LogSettings = LogSettings()
+    schemas_dir: Path = DEFAULT_SCHEMAS_DIR
+    commit_interval_s: float = Field(default=5, gt=0)
+    shutdown_deadline_s: float = Field(default=25, gt=0)
+    """Graceful drain on SIGTERM; keep it below the pod's terminationGracePeriodSeconds."""
+    revoke_timeout_s: float = Field(default=10, gt=0)
+    """How long a revoked partition's in-flight records may finish before the hand-over."""
+
+    vendor_settings: dict[str, VendorSettings] = Field(default_factory=dict, exclude=True)
+    """Each vendor's validated `settings` block; filled by `load_config`, not by YAML."""
+
+    def enabled_vendors(self) -> list[str]:
+        return [name for name, vendor in self.vendors.items() if vendor.enabled]
+
+    def masked(self) -> dict[str, Any]:
+        """The configuration as a plain tree, every secret replaced by ``'**********'``."""
+        dumped = self.model_dump(mode="json", exclude={"vendor_settings"})
+        for name, settings in self.vendor_settings.items():
+            dumped["vendors"][name]["settings"] = settings.model_dump(mode="json")
+        return dumped
+
+
+def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, override and validate; raise ConfigError listing every bad field with its path."""
+    raw = _read_yaml(Path(path))
+    apply_env_overrides(raw, os.environ if environ is None else environ)
+    return validate_config(raw)
+
+
+def validate_config(raw: Mapping[str, Any]) -> Config:
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors())) from None
+    known = vendor_classes()
+    problems: list[str] = []
+    vendor_settings: dict[str, VendorSettings] = {}
+    for name, vendor in config.vendors.items():
+        cls = known.get(name)
+        if cls is None:
+            problems.append(f"vendors.{name}: unknown vendor; known: {', '.join(sorted(known))}")
+            continue
+        if not vendor.enabled:
+            continue
+        try:
+            vendor_settings[name] = cls.settings_model.model_validate(vendor.settings)
+        except ValidationError as exc:
+            problems.append(_describe(exc.errors(), prefix=("vendors", name, "settings")))
+    if not config.enabled_vendors():
+        problems.append("vendors: no vendor is enabled")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return config.model_copy(update={"vendor_settings": vendor_settings})
+
+
+def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Set ``raw[a][b] = value`` for every ``BRIDGE__A__B=value`` in the environment."""
+    for key in sorted(environ):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in key[len(ENV_PREFIX) :].split("__")]
+        if not all(path):
+            raise ConfigError(f"{key}: empty path segment in environment override")
+        node = raw
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{key}: {'.'.join(path)} crosses a non-mapping value")
+            node = child
+        node[path[-1]] = yaml.safe_load(environ[key]) if environ[key] else ""
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def _describe(errors: Iterable[ErrorDetails], prefix: tuple[str | int, ...] = ()) -> str:
+    # Only the message and the path: pydantic's `input` could be a secret's value.
+    lines = []
+    for error in errors:
+        where = ".".join(str(part) for part in (*prefix, *error["loc"])) or "(top level)"
+        lines.append(f"{where}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""When to send again: backoff with full jitter, the circuit, and the rate limit.
+
+- `Backoff`: exponential with full jitter (AWS architecture blog, "Exponential Backoff and
+  Jitter"): the n-th wait is uniform in [0, min(cap, base * 2**(n-1))], never shorter than the
+  vendor's Retry-After, never longer than the cap.
+- `Circuit`: closed -> open after `failure_threshold` consecutive transient failures, or at once
+  on refused credentials; open for `open_s`, then half-open: exactly one probe request goes out,
+  and its success closes the circuit, its failure opens it again. While the circuit is not
+  closed the pipeline stops fetching, so a vendor outage piles records up in Kafka, not memory.
+- `RateLimiter`: a token bucket (requests per second, burst).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from enum import StrEnum
+
+from bridge.config import RetrySettings
+
+
+class Backoff:
+    def __init__(self, settings: RetrySettings, rng: random.Random | None = None) -> None:
+        self._base = settings.initial_backoff_s
+        self._cap = settings.max_backoff_s
+        self._rng = rng or random.Random()
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after the `attempt`-th failed attempt (1-based)."""
+        ceiling = min(self._cap, self._base * 2 ** min(attempt - 1, 32))
+        wait = self._rng.uniform(0, ceiling)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return min(wait, self._cap)
+
+
+class CircuitState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class Circuit:
+    def __init__(
+        self,
+        failure_threshold: int,
+        open_s: float,
+        on_change: Callable[[CircuitState], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._threshold = failure_threshold
+        self._open_s = open_s
+        self._on_change = on_change
+        self._clock = clock
+        self.state = CircuitState.CLOSED
+        self._failures = 0
+        self._reopen_at = 0.0
+        self._changed = asyncio.Event()
+
+    async def admit(self) -> None:
+        """Wait until a request may go out: the circuit is closed, or this one is the probe."""
+        while True:
+            if self.state is CircuitState.CLOSED:
+                return
+            if self.state is CircuitState.OPEN:
+                remaining = self._reopen_at - self._clock()
+                if remaining <= 0:
+                    self._set(CircuitState.HALF_OPEN)
+                    return
+                await self._wait_for_change(remaining)
+            else:
+                await self._wait_for_change(None)
+
+    def success(self) -> None:
+        self._failures = 0
+        if self.state is not CircuitState.CLOSED:
+            self._set(CircuitState.CLOSED)
+
+    def failure(self) -> None:
+        self._failures += 1
+        if self.state is CircuitState.HALF_OPEN or self._failures >= self._threshold:
+            self.trip(self._open_s)
+
+    def trip(self, open_s: float) -> None:
+        """Open the circuit for `open_s` seconds (refused credentials use their own interval)."""
+        self._reopen_at = self._clock() + open_s
+        self._set(CircuitState.OPEN)
+
+    def _set(self, state: CircuitState) -> None:
+        changed = state is not self.state
+        self.state = state
+        # Wake every waiter: a new deadline or a closed circuit changes what they wait for.
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if changed:
+            self._on_change(state)
+
+    async def _wait_for_change(self, timeout: float | None) -> None:
+        event = self._changed
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass
+
+
+class RateLimiter:
+    """Token bucket; `acquire()` returns the seconds it waited."""
+
+    def __init__(
+        self, rate: float, burst: int | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate = rate
+        self._capacity = float(burst or max(1, round(rate)))
+        self._tokens = self._capacity
+        self._clock = clock
+        self._updated = clock()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> float:
+        waited = 0.0
+        async with self._lock:  # first come, first served
+            while True:
+                now = self._clock()
+                self._tokens = min(
+                    self._capacity, self._tokens + (now - self._updated) * self._rate
+                )
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return waited
+                wait = (1 - self._tokens) / self._rate
+                waited += wait
+                await asyncio.sleep(wait)

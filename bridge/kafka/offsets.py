@@ -1,0 +1,73 @@
+"""Offset tracking for one assigned partition: acknowledge out of order, commit only contiguous.
+
+Records of a partition are consumed in offset order but finish in any order (concurrency,
+retries, batching). The committable position is the offset after the longest run of done
+records from the start: the first record that is not done is a gap, and nothing past a gap is
+committed, so a crash redelivers every record that was not finished (design reference:
+Confluent Parallel Consumer's offset map, faust's consumer docstring).
+
+Each assignment of a partition gets a new tracker carrying the assignment epoch. When the
+partition is revoked the tracker is fenced: a late acknowledgement for a record of an earlier
+assignment then changes nothing, and a commit carries the epoch so the consumer thread can
+refuse one for an assignment that has ended.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass(eq=False, slots=True)
+class PartitionOffsets:
+    topic: str
+    partition: int
+    epoch: int
+    fenced: bool = False
+    # (offset, consumed_at) in consumption order; the left end is the oldest unfinished record.
+    _pending: deque[tuple[int, float]] = field(default_factory=deque)
+    _done: set[int] = field(default_factory=set)
+    _position: int | None = None
+    committed: int | None = None
+    """The last position Kafka confirmed for this assignment."""
+
+    def add(self, offset: int, consumed_at: float) -> None:
+        """Record that `offset` was consumed; offsets must arrive in increasing order."""
+        if self._pending and offset <= self._pending[-1][0]:
+            raise ValueError(f"offset {offset} not after {self._pending[-1][0]}")
+        if self._position is not None and offset < self._position:
+            raise ValueError(f"offset {offset} below committed position {self._position}")
+        self._pending.append((offset, consumed_at))
+
+    def ack(self, offset: int) -> bool:
+        """Mark `offset` done. Returns False when fenced (the ack must change nothing)."""
+        if self.fenced:
+            return False
+        self._done.add(offset)
+        pending, done = self._pending, self._done
+        while pending and pending[0][0] in done:
+            first, _ = pending.popleft()
+            done.discard(first)
+            self._position = first + 1
+        return True
+
+    @property
+    def position(self) -> int | None:
+        """Offset after the highest contiguous done record: what a commit would store."""
+        return self._position
+
+    def to_commit(self) -> int | None:
+        """The position if it moved past what Kafka last confirmed, else None."""
+        if self.fenced or self._position is None:
+            return None
+        if self.committed is not None and self._position <= self.committed:
+            return None
+        return self._position
+
+    def oldest_pending_since(self) -> float | None:
+        """When the oldest unfinished record was consumed; None when every record is done."""
+        return self._pending[0][1] if self._pending else None
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)

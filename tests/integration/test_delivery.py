@@ -1,0 +1,100 @@
+"""The engine end to end: real broker, real vendor sandbox on loopback, in-process bridge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.localbroker import LocalBroker
+from bridge.sample import SampleEvents
+from bridge.sandbox import Sandbox
+from bridge.vendors.base import EventType
+from tests.support.kafka import (
+    committed,
+    encoder,
+    make_config,
+    metric,
+    produce,
+    read_topic,
+    running_bridge,
+    unique,
+    vendor_block,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def views(count: int, partitions: int, prefix: str) -> list[tuple[int, bytes, bytes]]:
+    """Product views whose product_id names their partition and offset: p<partition>-<offset>."""
+    events = SampleEvents(seed=3)
+    enc = encoder(EventType.PRODUCT_VIEW)
+    out = []
+    for i in range(count):
+        partition = i % partitions
+        event = events.product_view()
+        event["product_id"] = f"{prefix}p{partition}-{i // partitions}"
+        event["url"] = f"https://shop.example.com/p/{event['product_id']}"
+        out.append((partition, f"k{i % 50}".encode(), enc.encode(event)))
+    return out
+
+
+def accepted_ids(sandbox: Sandbox, vendor: str) -> list[str]:
+    return [
+        item["product_id"]
+        for request in sandbox.received(vendor)
+        for item in request["accepted"]
+    ]
+
+
+async def test_poison_records_go_to_dead_letter_and_do_not_stall_the_partition(
+    broker: LocalBroker, tmp_path: Path
+) -> None:
+    topic, dlq = unique("views"), unique("dlq")
+    broker.create_topics({topic: 1, dlq: 1})
+    good = views(30, 1, "")
+    poison = [(0, b"bad", b"\x00\x01not avro at all"), (0, b"bad", b"")]
+    # Poison in the middle: the partition must keep flowing past it.
+    produce(broker, topic, [*good[:10], poison[0], *good[10:20], poison[1], *good[20:]])
+    async with Sandbox() as sandbox:
+        config = make_config(
+            broker,
+            {"quicklizard": vendor_block("quicklizard", sandbox.base_url("quicklizard"), tmp_path)},
+            views=topic,
+            dead_letter=dlq,
+        )
+        async with running_bridge(config, ["quicklizard"]) as registry:
+            await wait_for(
+                lambda: len(accepted_ids(sandbox, "quicklizard")) >= 30, 30, "30 deliveries"
+            )
+            await wait_for(
+                lambda: committed(
+                    broker, f"{config.kafka.group_prefix}.quicklizard", topic, 1
+                )[0] == 32,
+                15,
+                "commit past the poison records",
+            )
+            assert metric(
+                registry,
+                "bridge_decode_failures_total",
+                vendor="quicklizard",
+                topic=topic,
+                reason="malformed_avro",
+            ) == 1
+            assert metric(
+                registry,
+                "bridge_decode_failures_total",
+                vendor="quicklizard",
+                topic=topic,
+                reason="empty_value",
+            ) == 1
+    assert sorted(accepted_ids(sandbox, "quicklizard")) == sorted(f"p0-{i}" for i in range(30))
+    letters = read_topic(broker, dlq, 2)
+    assert len(letters) == 2
+    headers = [dict(m.headers() or []) for m in letters]
+    assert {h["bridge.error.class"] for h in headers} == {b"decode"}
+    assert {h["bridge.source.offset"] for h in headers} == {b"10", b"21"}
+    assert all(h["bridge.vendor"] == b"quicklizard" for h in headers)
+    assert letters[0].value() == b"\x00\x01not avro at all"
+    assert letters[0].key() == b"bad"

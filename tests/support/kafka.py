@@ -1,0 +1,162 @@
+"""Test helpers for the broker: configs, producing, reading back, committed offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from bridge.app import run
+from bridge.config import Config, validate_config
+from bridge.kafka.avro import AvroEncoder, load_schema
+from bridge.localbroker import CONSUMER_PROPERTIES, LocalBroker
+from bridge.vendors.base import EventType
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+SANDBOX_SETTINGS: dict[str, dict[str, Any]] = {
+    "quicklizard": {"client_key": "ql-sandbox-key"},
+    "vtmarketing": {"api_key": "vt-sandbox-key"},
+    "qubit": {"tracking_id": "sandbox-tracking"},
+    "esputnik": {"api_key": "es-sandbox-key"},
+    "squeezely": {"account_id": "sandbox-account", "api_key": "sq-sandbox-key"},
+}
+SECRET_FIELDS = {"client_key", "api_key"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def vendor_block(
+    name: str, base_url: str, secrets_dir: Path, **overrides: Any
+) -> dict[str, Any]:
+    """A vendor config block for the sandbox, secrets as {file: ...} references."""
+    settings: dict[str, Any] = {}
+    for field, value in SANDBOX_SETTINGS[name].items():
+        if field in SECRET_FIELDS:
+            path = secrets_dir / f"{name}-{field}"
+            path.write_text(value)
+            settings[field] = {"file": str(path)}
+        else:
+            settings[field] = value
+    return {"base_url": base_url, "settings": settings, **overrides}
+
+
+def make_config(
+    broker: LocalBroker,
+    vendors: dict[str, dict[str, Any]],
+    *,
+    orders: str = "orders",
+    views: str = "product-views",
+    dead_letter: str = "dead-letter",
+    group_prefix: str | None = None,
+    **top: Any,
+) -> Config:
+    raw: dict[str, Any] = {
+        "kafka": {
+            "bootstrap_servers": broker.bootstrap,
+            "group_prefix": group_prefix or unique("bridge"),
+            "consumer_properties": dict(CONSUMER_PROPERTIES),
+        },
+        "topics": {"orders": {"name": orders}, "product_views": {"name": views}},
+        "dead_letter": {"topic": dead_letter},
+        "vendors": vendors,
+        "http": {"host": "127.0.0.1", "port": 0},
+        "schemas_dir": str(SCHEMAS),
+        "commit_interval_s": 0.5,
+        **top,
+    }
+    return validate_config(raw)
+
+
+def encoder(event_type: EventType) -> AvroEncoder:
+    return AvroEncoder(load_schema(SCHEMAS, event_type))
+
+
+def produce(
+    broker: LocalBroker,
+    topic: str,
+    records: Iterable[tuple[int, bytes | None, bytes | None]],
+) -> dict[int, int]:
+    """Write (partition, key, value) records in order; return the count per partition."""
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    counts: dict[int, int] = {}
+    for partition, key, value in records:
+        producer.produce(topic, value=value, key=key, partition=partition)
+        counts[partition] = counts.get(partition, 0) + 1
+        producer.poll(0)
+    assert producer.flush(15) == 0
+    return counts
+
+
+def read_topic(broker: LocalBroker, topic: str, expected: int, timeout_s: float = 30) -> list[Message]:
+    """Read `expected` records from the start of `topic` (fewer if the timeout passes)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": unique("reader"),
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **CONSUMER_PROPERTIES,
+        }
+    )
+    consumer.subscribe([topic])
+    found: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < expected and time.monotonic() < deadline:
+            for message in consumer.consume(500, 0.2):
+                if message.error() is None:
+                    found.append(message)
+    finally:
+        consumer.close()
+    return found
+
+
+def committed(broker: LocalBroker, group: str, topic: str, partitions: int) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    try:
+        result = consumer.committed(
+            [TopicPartition(topic, p) for p in range(partitions)], timeout=10
+        )
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in result}
+
+
+async def wait_for(
+    condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.1
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(interval_s)
+
+
+@contextlib.asynccontextmanager
+async def running_bridge(
+    config: Config, vendors: list[str] | None = None
+) -> AsyncIterator[CollectorRegistry]:
+    """Run the bridge in this process; yields its metrics registry; drains on exit."""
+    registry = CollectorRegistry()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(config, vendors, registry=registry, stop=stop))
+    try:
+        yield registry
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, config.shutdown_deadline_s + 20)
+
+
+def metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    value = registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
