@@ -1,0 +1,258 @@
+"""Small JSON checks shared by the stand-ins, each collecting readable error messages.
+
+The checks follow JSON's types, not Python's: ``true`` is not a number and ``null`` is not a
+string, so a mapper that sends either where a document asks for a number or a string is told.
+Messages name the field's path and never quote the field's value, so that an email address
+never ends up in an error message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import orjson
+
+Json = Any
+"""A value decoded by orjson: dict, list, str, int, float, bool or None."""
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_MISSING = object()
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def looks_like_email(value: str) -> bool:
+    """One ``@``, something before it, and a dot inside the part after it."""
+    if _EMAIL.fullmatch(value) is None:
+        return False
+    domain = value.rsplit("@", 1)[1]
+    return not (domain.startswith(".") or domain.endswith("."))
+
+
+def is_currency_code(value: str) -> bool:
+    """Shape of an ISO 4217 code; whether the code exists is not checked."""
+    return _CURRENCY.fullmatch(value) is not None
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if is_number(value):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def join(at: str, key: str) -> str:
+    return f"{at}.{key}" if at else key
+
+
+def parse_json(raw: bytes | str) -> tuple[bool, Json, str]:
+    """``(ok, value, error)``; the error is orjson's message when the text is not JSON."""
+    try:
+        return True, orjson.loads(raw), ""
+    except orjson.JSONDecodeError as exc:
+        return False, None, str(exc)
+
+
+class Check:
+    """Collects the problems of one item; each method returns the value when it is valid.
+
+    A method that finds a problem records it and returns None, so a caller can go on checking
+    the other fields and report everything wrong with the item at once.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def fail(self, message: str) -> None:
+        self.errors.append(message)
+
+    def _present(self, obj: Mapping[str, Any], key: str, at: str, required: bool) -> Any:
+        value = obj.get(key, _MISSING)
+        if value is _MISSING and required:
+            self.fail(f"missing {join(at, key)}")
+        return value
+
+    def _wrong_type(self, path: str, expected: str, value: object) -> None:
+        self.fail(f"{path} must be {expected}, got {json_type(value)}")
+
+    def string(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        at: str = "",
+        required: bool = True,
+        non_empty: bool = True,
+    ) -> str | None:
+        value = self._present(obj, key, at, required)
+        if value is _MISSING:
+            return None
+        if not isinstance(value, str):
+            self._wrong_type(join(at, key), "a string", value)
+            return None
+        if non_empty and not value.strip():
+            self.fail(f"{join(at, key)} must not be empty")
+            return None
+        return value
+
+    def number(
+        self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
+    ) -> float | None:
+        value = self._present(obj, key, at, required)
+        if value is _MISSING:
+            return None
+        if not is_number(value):
+            self._wrong_type(join(at, key), "a number", value)
+            return None
+        return float(value)
+
+    def integer(
+        self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
+    ) -> int | None:
+        value = self._present(obj, key, at, required)
+        if value is _MISSING:
+            return None
+        if not is_integer(value):
+            self._wrong_type(join(at, key), "an integer", value)
+            return None
+        return int(value)
+
+    def flag(
+        self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = False
+    ) -> int | None:
+        """An integer 0 or 1, as documents without a JSON boolean spell yes/no."""
+        value = self.integer(obj, key, at=at, required=required)
+        if value is not None and value not in (0, 1):
+            self.fail(f"{join(at, key)} must be 0 or 1, got {value}")
+            return None
+        return value
+
+    def obj(
+        self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
+    ) -> dict[str, Any] | None:
+        value = self._present(obj, key, at, required)
+        if value is _MISSING:
+            return None
+        if not isinstance(value, dict):
+            self._wrong_type(join(at, key), "an object", value)
+            return None
+        return value
+
+    def section(self, obj: Mapping[str, Any], key: str, *, at: str = "") -> dict[str, Any] | None:
+        """A required object whose absence is reported through its required fields.
+
+        A missing ``context`` then reads "missing context.id", the field a client has to add.
+        """
+        if key not in obj:
+            return {}
+        return self.obj(obj, key, at=at)
+
+    def array(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        at: str = "",
+        required: bool = True,
+        non_empty: bool = False,
+    ) -> list[Any] | None:
+        value = self._present(obj, key, at, required)
+        if value is _MISSING:
+            return None
+        if not isinstance(value, list):
+            self._wrong_type(join(at, key), "an array", value)
+            return None
+        if non_empty and not value:
+            self.fail(f"{join(at, key)} must not be empty")
+            return None
+        return value
+
+    def strings(
+        self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
+    ) -> list[str] | None:
+        values = self.array(obj, key, at=at, required=required)
+        if values is None:
+            return None
+        before = len(self.errors)
+        for index, value in enumerate(values):
+            if not isinstance(value, str) or not value.strip():
+                self.fail(f"{join(at, key)}[{index}] must be a non-empty string")
+        return values if len(self.errors) == before else None
+
+    def objects(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        *,
+        at: str = "",
+        required: bool = True,
+        non_empty: bool = False,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The array's objects with their paths; elements that are not objects are reported."""
+        values = self.array(obj, key, at=at, required=required, non_empty=non_empty)
+        found: list[tuple[str, dict[str, Any]]] = []
+        for index, value in enumerate(values or ()):
+            path = f"{join(at, key)}[{index}]"
+            if isinstance(value, dict):
+                found.append((path, value))
+            else:
+                self._wrong_type(path, "an object", value)
+        return found
+
+    def email(
+        self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
+    ) -> str | None:
+        value = self.string(obj, key, at=at, required=required)
+        if value is not None and not looks_like_email(value):
+            self.fail(f"{join(at, key)} is not a valid email address")
+            return None
+        return value
+
+    def currency(
+        self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = False
+    ) -> str | None:
+        value = self.string(obj, key, at=at, required=required)
+        if value is not None and not is_currency_code(value):
+            self.fail(f"{join(at, key)} must be a 3-letter ISO 4217 code such as EUR")
+            return None
+        return value
+
+    def known_keys(
+        self,
+        obj: Mapping[str, Any],
+        allowed: Collection[str],
+        *,
+        at: str = "",
+        extra_prefix: str | None = None,
+    ) -> None:
+        """Reports every key outside ``allowed`` (or, if given, not starting ``extra_prefix``)."""
+        for key in obj:
+            if key in allowed:
+                continue
+            if extra_prefix and key.startswith(extra_prefix) and len(key) > len(extra_prefix):
+                continue
+            hint = f"; extra fields must start with {extra_prefix}" if extra_prefix else ""
+            self.fail(f"unknown field {join(at, key)} (field names are case-sensitive{hint})")
