@@ -196,13 +196,15 @@ class Config(_Strict):
 def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> Config:
     """Read, override and validate; raise ConfigError listing every bad field with its path."""
     raw = _read_yaml(Path(path))
-    apply_env_overrides(raw, os.environ if environ is None else environ)
-    return validate_config(raw)
+    environ = os.environ if environ is None else environ
+    apply_env_overrides(raw, environ)
+    return validate_config(raw, environ)
 
 
-def validate_config(raw: Mapping[str, Any]) -> Config:
+def validate_config(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
+    context = {"environ": os.environ if environ is None else environ}
     try:
-        config = Config.model_validate(raw)
+        config = Config.model_validate(raw, context=context)
     except ValidationError as exc:
         raise ConfigError(_describe(exc.errors())) from None
     known = vendor_classes()
@@ -216,7 +218,9 @@ def validate_config(raw: Mapping[str, Any]) -> Config:
         if not vendor.enabled:
             continue
         try:
-            vendor_settings[name] = cls.settings_model.model_validate(vendor.settings)
+            vendor_settings[name] = cls.settings_model.model_validate(
+                vendor.settings, context=context
+            )
         except ValidationError as exc:
             problems.append(_describe(exc.errors(), prefix=("vendors", name, "settings")))
     if not config.enabled_vendors():

@@ -61,7 +61,7 @@ class LocalBroker:
                 stderr=subprocess.STDOUT,
             )
         finally:
-            if log is not subprocess.DEVNULL:
+            if not isinstance(log, int):
                 log.close()  # the child holds its own descriptor
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -9,23 +9,30 @@ the path of the field that needs it. The value is held as a `pydantic.SecretStr`
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, SecretStr
+from pydantic import BeforeValidator, SecretStr, ValidationInfo
 
 ENV_OVERRIDE_HINT = "a reference {env: VARIABLE} or {file: /mounted/path}"
 
 
-def resolve_secret(value: Any) -> SecretStr:
-    """Turn a secret reference into its value; raise ValueError naming what is wrong."""
+def resolve_secret(value: Any, info: ValidationInfo | None = None) -> SecretStr:
+    """Turn a secret reference into its value; raise ValueError naming what is wrong.
+
+    The environment is the validation context's ``environ`` when given (tests, checks of a
+    compose file's environment), else the process environment.
+    """
     if isinstance(value, SecretStr):
         return value
     if not isinstance(value, dict) or len(value) != 1:
         raise ValueError(f"expected {ENV_OVERRIDE_HINT}; secrets are never written inline")
     ((kind, where),) = value.items()
     if kind == "env":
-        found = os.environ.get(str(where))
+        context = info.context if info is not None else None
+        environ: Mapping[str, str] = (context or {}).get("environ") or os.environ
+        found = environ.get(str(where))
         if not found:
             raise ValueError(f"environment variable {where} is not set or empty")
         return SecretStr(found)
@@ -41,5 +48,9 @@ def resolve_secret(value: Any) -> SecretStr:
     raise ValueError(f"unknown secret source {kind!r}; expected {ENV_OVERRIDE_HINT}")
 
 
-Secret = Annotated[SecretStr, BeforeValidator(resolve_secret)]
+def _validate(value: Any, info: ValidationInfo) -> SecretStr:
+    return resolve_secret(value, info)
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_validate)]
 """A configuration field holding a secret resolved from the environment or a file."""

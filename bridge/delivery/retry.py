@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -69,9 +70,9 @@ class Circuit:
                 if remaining <= 0:
                     self._set(CircuitState.HALF_OPEN)
                     return
-                await self._wait_for_change(remaining)
+                await self._changed_or(remaining)
             else:
-                await self._wait_for_change(None)
+                await self._changed_or(None)
 
     def success(self) -> None:
         self._failures = 0
@@ -97,12 +98,11 @@ class Circuit:
         if changed:
             self._on_change(state)
 
-    async def _wait_for_change(self, timeout: float | None) -> None:
+    async def _changed_or(self, seconds: float | None) -> None:
+        """Return when the state changes, or after `seconds` (None: no limit)."""
         event = self._changed
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
 
 
 class RateLimiter:

@@ -42,9 +42,7 @@ def views(count: int, partitions: int, prefix: str) -> list[tuple[int, bytes, by
 
 def accepted_ids(sandbox: Sandbox, vendor: str) -> list[str]:
     return [
-        item["product_id"]
-        for request in sandbox.received(vendor)
-        for item in request["accepted"]
+        item["product_id"] for request in sandbox.received(vendor) for item in request["accepted"]
     ]
 
 
@@ -69,26 +67,32 @@ async def test_poison_records_go_to_dead_letter_and_do_not_stall_the_partition(
                 lambda: len(accepted_ids(sandbox, "quicklizard")) >= 30, 30, "30 deliveries"
             )
             await wait_for(
-                lambda: committed(
-                    broker, f"{config.kafka.group_prefix}.quicklizard", topic, 1
-                )[0] == 32,
+                lambda: (
+                    committed(broker, f"{config.kafka.group_prefix}.quicklizard", topic, 1)[0] == 32
+                ),
                 15,
                 "commit past the poison records",
             )
-            assert metric(
-                registry,
-                "bridge_decode_failures_total",
-                vendor="quicklizard",
-                topic=topic,
-                reason="malformed_avro",
-            ) == 1
-            assert metric(
-                registry,
-                "bridge_decode_failures_total",
-                vendor="quicklizard",
-                topic=topic,
-                reason="empty_value",
-            ) == 1
+            assert (
+                metric(
+                    registry,
+                    "bridge_decode_failures_total",
+                    vendor="quicklizard",
+                    topic=topic,
+                    reason="malformed_avro",
+                )
+                == 1
+            )
+            assert (
+                metric(
+                    registry,
+                    "bridge_decode_failures_total",
+                    vendor="quicklizard",
+                    topic=topic,
+                    reason="empty_value",
+                )
+                == 1
+            )
     assert sorted(accepted_ids(sandbox, "quicklizard")) == sorted(f"p0-{i}" for i in range(30))
     letters = read_topic(broker, dlq, 2)
     assert len(letters) == 2

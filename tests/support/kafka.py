@@ -35,9 +35,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def vendor_block(
-    name: str, base_url: str, secrets_dir: Path, **overrides: Any
-) -> dict[str, Any]:
+def vendor_block(name: str, base_url: str, secrets_dir: Path, **overrides: Any) -> dict[str, Any]:
     """A vendor config block for the sandbox, secrets as {file: ...} references."""
     settings: dict[str, Any] = {}
     for field, value in SANDBOX_SETTINGS[name].items():
@@ -50,7 +48,11 @@ def vendor_block(
     return {"base_url": base_url, "settings": settings, **overrides}
 
 
-def make_config(
+def make_config(broker: LocalBroker, vendors: dict[str, dict[str, Any]], **kwargs: Any) -> Config:
+    return validate_config(config_dict(broker, vendors, **kwargs))
+
+
+def config_dict(
     broker: LocalBroker,
     vendors: dict[str, dict[str, Any]],
     *,
@@ -59,8 +61,9 @@ def make_config(
     dead_letter: str = "dead-letter",
     group_prefix: str | None = None,
     **top: Any,
-) -> Config:
-    raw: dict[str, Any] = {
+) -> dict[str, Any]:
+    """The raw configuration tree (what a YAML file would hold)."""
+    return {
         "kafka": {
             "bootstrap_servers": broker.bootstrap,
             "group_prefix": group_prefix or unique("bridge"),
@@ -74,7 +77,6 @@ def make_config(
         "commit_interval_s": 0.5,
         **top,
     }
-    return validate_config(raw)
 
 
 def encoder(event_type: EventType) -> AvroEncoder:
@@ -97,7 +99,9 @@ def produce(
     return counts
 
 
-def read_topic(broker: LocalBroker, topic: str, expected: int, timeout_s: float = 30) -> list[Message]:
+def read_topic(
+    broker: LocalBroker, topic: str, expected: int, timeout_s: float = 30
+) -> list[Message]:
     """Read `expected` records from the start of `topic` (fewer if the timeout passes)."""
     consumer = Consumer(
         {
@@ -160,3 +164,14 @@ async def running_bridge(
 def metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
     value = registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
+
+
+def done(registry: CollectorRegistry, vendor: str) -> float:
+    """Records done for `vendor`, whatever the outcome (delivered, skipped, dead-lettered)."""
+    return sum(
+        sample.value
+        for family in registry.collect()
+        if family.name == "bridge_records"
+        for sample in family.samples
+        if sample.name == "bridge_records_total" and sample.labels["vendor"] == vendor
+    )
