@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -234,8 +235,8 @@ class Pipeline:
     def on_assigned(self, partitions: dict[TopicPartition, int]) -> None:
         self._intake.put_nowait(("assigned", partitions))
 
-    def on_records(self, records: list[Message]) -> None:
-        self._intake.put_nowait(("records", records))
+    def on_records(self, records: list[Message], admitted: threading.Event) -> None:
+        self._intake.put_nowait(("records", (records, admitted)))
 
     def on_revoked(
         self,
@@ -275,7 +276,11 @@ class Pipeline:
         while True:
             kind, payload = await self._intake.get()
             if kind == "records":
-                await self._admit_all(payload)
+                records, admitted = payload
+                try:
+                    await self._admit_all(records)
+                finally:
+                    admitted.set()
             elif kind == "assigned":
                 self._assign(payload)
             elif kind == "revoked":

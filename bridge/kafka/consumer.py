@@ -47,7 +47,8 @@ class ConsumerEvents(Protocol):
 
     def on_assigned(self, partitions: dict[TopicPartition, int]) -> None: ...
 
-    def on_records(self, records: list[Message]) -> None: ...
+    def on_records(self, records: list[Message], admitted: threading.Event) -> None:
+        """Take `records` in; set `admitted` once they count against the in-flight limits."""
 
     def on_revoked(
         self,
@@ -96,6 +97,10 @@ class ConsumerThread:
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._fetching = threading.Event()
         self._fetching.set()
+        # One batch at a time crosses to the loop: the next is fetched only after the loop has
+        # counted the previous one, so a pause decision is never outrun by queued batches.
+        self._admitted = threading.Event()
+        self._admitted.set()
         self._stopping = threading.Event()
         self._epochs: dict[TopicPartition, int] = {}
         self._next_epoch = 0
@@ -125,7 +130,7 @@ class ConsumerThread:
             try:
                 self._commit(commits)
             finally:
-                done.set_result(None)
+                _settle(done)
 
         self._commands.put(run)
         await asyncio.wrap_future(done)
@@ -153,6 +158,8 @@ class ConsumerThread:
             last_lag = 0.0
             while not self._stopping.is_set():
                 self._drain_commands()
+                if not self._admitted.wait(self.POLL_TIMEOUT_S):
+                    continue
                 self._apply_pause()
                 records = self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S)
                 if records:
@@ -168,7 +175,7 @@ class ConsumerThread:
             log.exception("consumer thread crashed", extra={"event": "consumer_crashed"})
             raise
         finally:
-            self._closed.set_result(None)
+            _settle(self._closed)
 
     def _hand_over(self, records: list[Message]) -> None:
         good: list[Message] = []
@@ -179,7 +186,8 @@ class ConsumerThread:
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consume error: %s", error.str(), extra={"event": "consume_error"})
         if good:
-            self._loop.call_soon_threadsafe(self._events.on_records, good)
+            self._admitted.clear()
+            self._loop.call_soon_threadsafe(self._events.on_records, good, self._admitted)
 
     def _drain_commands(self) -> None:
         while True:
@@ -299,3 +307,9 @@ class ConsumerThread:
             self._loop.call_soon_threadsafe(self._events.on_broker_state, False)
         else:
             log.warning("kafka: %s", error.str(), extra={"event": "kafka_error"})
+
+
+def _settle(future: concurrent.futures.Future[None]) -> None:
+    # The awaiting side may have been cancelled (a shutdown deadline); that is not an error here.
+    if not future.done():
+        future.set_result(None)
