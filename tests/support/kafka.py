@@ -56,27 +56,36 @@ def config_dict(
     broker: LocalBroker,
     vendors: dict[str, dict[str, Any]],
     *,
-    orders: str = "orders",
-    views: str = "product-views",
-    dead_letter: str = "dead-letter",
+    orders: str | dict[str, Any] = "orders",
+    views: str | dict[str, Any] = "product-views",
+    dead_letter: str | dict[str, Any] = "dead-letter",
     group_prefix: str | None = None,
+    kafka_registry: str | None = None,
     **top: Any,
 ) -> dict[str, Any]:
-    """The raw configuration tree (what a YAML file would hold)."""
+    """The raw configuration tree (what a YAML file would hold).
+
+    Topics and the dead-letter block take a name or a whole block.
+    """
     return {
         "kafka": {
             "bootstrap_servers": broker.bootstrap,
             "group_prefix": group_prefix or unique("bridge"),
             "consumer_properties": dict(CONSUMER_PROPERTIES),
+            "schema_registry_url": kafka_registry,
         },
-        "topics": {"orders": {"name": orders}, "product_views": {"name": views}},
-        "dead_letter": {"topic": dead_letter},
+        "topics": {"orders": _block(orders), "product_views": _block(views)},
+        "dead_letter": _block(dead_letter, key="topic"),
         "vendors": vendors,
         "http": {"host": "127.0.0.1", "port": 0},
         "schemas_dir": str(SCHEMAS),
         "commit_interval_s": 0.5,
         **top,
     }
+
+
+def _block(value: str | dict[str, Any], key: str = "name") -> dict[str, Any]:
+    return {key: value} if isinstance(value, str) else value
 
 
 def encoder(event_type: EventType) -> AvroEncoder:
