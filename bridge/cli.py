@@ -5,6 +5,7 @@
     bridge preview --vendor NAME --topic TOPIC FILE.json|- [--config FILE]
     bridge sandbox [--host H] [--port P] [--fault VENDOR:FIELD=VALUE ...]
     bridge produce --config FILE [--rate N] [--count N]
+    bridge trace ID --config FILE
     bridge demo [--seconds N] [--rate N]
 
 Exit status: 0 success, 1 runtime failure, 2 bad configuration or input.
@@ -83,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("--count", type=int, help="stop after this many events")
     produce.add_argument("--seed", type=int, default=7)
     produce.set_defaults(handler=_produce)
+
+    trace = commands.add_parser("trace", help="what happened to one order or event, per vendor")
+    trace.add_argument("id", help="an order id, event id or product id")
+    trace.add_argument("--config", required=True, type=Path)
+    trace.add_argument("--timeout", type=float, default=30.0, help="seconds to read at most")
+    trace.set_defaults(handler=_trace)
 
     demo = commands.add_parser("demo", help="run everything locally: broker, sandbox, bridge")
     demo.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
@@ -177,6 +184,15 @@ def _produce(args: argparse.Namespace) -> int:
     sent = produce_samples(config, args.rate, args.count, args.seed)
     log.info("produced %d events", sent, extra={"event": "produced"})
     return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from bridge.trace import find_outcomes, render
+
+    config = load_config(args.config)
+    outcomes = find_outcomes(config, args.id, args.timeout)
+    print(render(args.id, outcomes))
+    return 0 if outcomes else EXIT_FAILURE
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ from bridge.kafka.avro import AvroDecoder, SchemaMissingError, SchemaRegistry, l
 from bridge.kafka.consumer import CommitRequest, ConsumerThread, TopicPartition
 from bridge.kafka.deadletter import DeadLetter, DeadLetterWriter
 from bridge.kafka.offsets import PartitionOffsets
+from bridge.kafka.outcomes import OutcomeWriter, outcome_value
 from bridge.kafka.producer import AsyncProducer
 from bridge.metrics import Metrics
 from bridge.vendors.base import EventType, Vendor
@@ -81,6 +82,9 @@ class Pipeline:
             )
             for kind in vendor.event_types
         }
+        self._outcomes = (
+            OutcomeWriter(producer, config.outcomes.topic) if config.outcomes.enabled else None
+        )
         url = config.kafka.schema_registry_url
         self._registry = SchemaRegistry(url, self._registry_session) if url else None
         self._trackers: dict[TopicPartition, PartitionOffsets] = {}
@@ -118,6 +122,7 @@ class Pipeline:
         self._m_ready = m.pipeline_ready.labels(name)
         self._m_refused = m.credentials_refused.labels(name)
         self._m_warnings = m.vendor_warnings.labels(name)
+        self._m_outcome_failures = m.outcome_write_failures.labels(name)
         self._m_consumed = {
             topic: m.records_consumed.labels(name, topic) for topic in self._decoders
         }
@@ -464,7 +469,7 @@ class Pipeline:
             occurred_ms = record.event.get("occurred_at")
             if isinstance(occurred_ms, int):
                 self._m_e2e.observe(max(0.0, time.time() - occurred_ms / 1000))
-        self._finish(record)
+        self._finish(record, "delivered", None, status)
 
     def dead_letter(
         self,
@@ -514,8 +519,7 @@ class Pipeline:
                 "status": status,
             },
         )
-        self._finish(record)
-        self._after_change()
+        self._finish(record, "dead_lettered", reason, status)
 
     def _skip(self, record: Record, reason: str) -> None:
         self._metrics.records.labels(self.name, "skipped", reason).inc()
@@ -534,11 +538,11 @@ class Pipeline:
                     "event": "skipped",
                 },
             )
-        self._finish(record)
+        self._finish(record, "skipped", reason, None)
 
     def dropped(self, record: Record) -> None:
         """The record's partition was revoked: forget it without acknowledging it."""
-        self._finish(record, ack=False)
+        self._finish(record, None, None, None, ack=False)
 
     def credentials_refused(self, error: CredentialsError | None) -> None:
         self._refused = error is not None
@@ -561,10 +565,39 @@ class Pipeline:
         self._publish_ready()
         self._after_change()
 
-    def _finish(self, record: Record, ack: bool = True) -> None:
+    def _finish(
+        self,
+        record: Record,
+        outcome: str | None,
+        reason: str | None,
+        status: int | None,
+        ack: bool = True,
+    ) -> None:
         if record.done:
             return
         record.done = True
+        if ack and self._outcomes is not None and outcome is not None:
+            key, value = outcome_value(
+                self.name,
+                record.event_type,
+                record.event,
+                outcome,
+                reason,
+                status,
+                record.attempts,
+                time.time(),
+            )
+            self._spawn(self._write_outcome(record, key, value), f"{self.name}-outcome")
+            return
+        self._release(record, ack)
+
+    async def _write_outcome(self, record: Record, key: bytes | None, value: bytes) -> None:
+        assert self._outcomes is not None
+        await self._outcomes.write(key, value, self._m_outcome_failures.inc)
+        self._release(record, ack=True)
+
+    def _release(self, record: Record, ack: bool) -> None:
+        """The record is done with: acknowledge its offset and free its place."""
         if ack:
             record.tracker.ack(record.offset)
         self._in_flight -= 1
