@@ -98,6 +98,7 @@ class Pipeline:
         self._idle.set()
         self._progress = asyncio.Event()
         self._full = False
+        self._fetching = True
         self._draining = False
         self._refused = False
         self._assigned_once = False
@@ -335,7 +336,10 @@ class Pipeline:
                 self._metrics.oldest_unacked_age.labels(self.name, tp[0], str(tp[1])).set(0)
 
     async def _admit_all(self, messages: list[Message]) -> None:
+        # The hot path: per record, only what must be per record. Decoding is synchronous;
+        # only a writer schema not seen yet makes it wait (for the registry).
         now = time.monotonic()
+        consumed = dict.fromkeys(self._decoders, 0)
         for message in messages:
             topic, partition = cast(str, message.topic()), cast(int, message.partition())
             tracker = self._trackers.get((topic, partition))
@@ -355,24 +359,31 @@ class Pipeline:
             tracker.add(record.offset, now)
             self._in_flight += 1
             self._in_flight_bytes += record.size
-            self._m_consumed[topic].inc()
-            await self._admit(record)
+            consumed[topic] += 1
+            event_type, decoder = self._decoders[topic]
+            record.event_type = event_type
+            try:
+                try:
+                    record.event = decoder.decode(value)
+                except SchemaMissingError as missing:
+                    record.event = await self._decode_with_fetched(decoder, missing, value)
+            except DecodeError as exc:
+                self._metrics.decode_failures.labels(self.name, topic, exc.reason).inc()
+                self.dead_letter(record, "decode", str(exc), None, reason=exc.reason)
+                continue
+            self._route(record, event_type, record.event)
+        for topic, count in consumed.items():
+            if count:
+                self._m_consumed[topic].inc(count)
         self._after_change()
 
-    async def _admit(self, record: Record) -> None:
-        event_type, decoder = self._decoders[record.topic]
-        record.event_type = event_type
-        try:
-            record.event = await self._decode(decoder, record.value)
-        except DecodeError as exc:
-            self._metrics.decode_failures.labels(self.name, record.topic, exc.reason).inc()
-            self.dead_letter(record, "decode", str(exc), None, reason=exc.reason)
-            return
-        if self._vc.require_consent and record.event.get("marketing_consent") is not True:
+    def _route(self, record: Record, event_type: EventType, event: dict[str, Any]) -> None:
+        """Skip, dead-letter or queue a decoded record for delivery."""
+        if self._vc.require_consent and event.get("marketing_consent") is not True:
             self._skip(record, "no_consent")
             return
         try:
-            record.items = self.vendor.map(event_type, record.event)
+            record.items = self.vendor.map(event_type, event)
         except MappingError as exc:
             if self._vc.on_unmappable == "skip":
                 self._skip(record, exc.reason)
@@ -381,23 +392,16 @@ class Pipeline:
             return
         self._enqueue(record)
 
-    async def _decode(self, decoder: AvroDecoder, raw: bytes | None) -> dict[str, Any]:
-        while True:
-            try:
-                return decoder.decode(raw)
-            except SchemaMissingError as missing:
-                if self._registry is None:
-                    raise DecodeError(
-                        "unknown_schema_id", "no schema registry is configured"
-                    ) from None
-                await self._fetch_schema(decoder, missing.schema_id)
-
-    async def _fetch_schema(self, decoder: AvroDecoder, schema_id: int) -> None:
-        assert self._registry is not None
+    async def _decode_with_fetched(
+        self, decoder: AvroDecoder, missing: SchemaMissingError, raw: bytes | None
+    ) -> dict[str, Any]:
+        if self._registry is None:
+            raise DecodeError("unknown_schema_id", "no schema registry is configured")
+        schema_id = missing.schema_id
         while True:
             try:
                 decoder.add_writer_schema(schema_id, await self._registry.fetch(schema_id))
-                return
+                return decoder.decode(raw)
             except DecodeError:
                 raise
             except Exception as exc:  # the registry is down: wait for it, lose nothing
@@ -455,21 +459,30 @@ class Pipeline:
                 await sender.send(batch)
 
     # -- outcomes (the Outcomes protocol of Sender) -----------------------------------------
-    def delivered(self, record: Record, status: int, warnings: Sequence[str]) -> None:
-        self._m_delivered.inc()
-        if warnings:
-            self._m_warnings.inc(len(warnings))
-            log.info(
-                "vendor accepted the event with %d warnings: %s",
-                len(warnings),
-                "; ".join(warnings)[:300],
-                extra={"vendor": self.name, "event": "vendor_warning"},
-            )
-        if record.event is not None:
-            occurred_ms = record.event.get("occurred_at")
-            if isinstance(occurred_ms, int):
-                self._m_e2e.observe(max(0.0, time.time() - occurred_ms / 1000))
-        self._finish(record, "delivered", None, status)
+    def delivered(self, records: Sequence[Record], status: int) -> None:
+        self._m_delivered.inc(len(records))
+        now_ms = time.time() * 1000
+        for record in records:
+            if record.event is not None:
+                occurred_ms = record.event.get("occurred_at")
+                if isinstance(occurred_ms, int):
+                    self._m_e2e.observe(max(0.0, now_ms - occurred_ms) / 1000)
+            self._finish(record, "delivered", None, status)
+
+    def warned(self, record: Record, warnings: Sequence[str]) -> None:
+        self._m_warnings.inc(len(warnings))
+        log.info(
+            "vendor accepted the event with %d warnings: %s",
+            len(warnings),
+            "; ".join(warnings)[:300],
+            extra={
+                "vendor": self.name,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "event": "vendor_warning",
+            },
+        )
 
     def dead_letter(
         self,
@@ -613,6 +626,7 @@ class Pipeline:
         self._after_change()
 
     def _after_change(self) -> None:
+        """Pause or resume fetching when in-flight work or the vendor's state asks for it."""
         vc = self._vc
         if self._full:
             self._full = not (
@@ -630,9 +644,10 @@ class Pipeline:
             or self._refused
             or self._circuit.state is not CircuitState.CLOSED
         )
-        if self._consumer is not None:
+        if fetching is not self._fetching and self._consumer is not None:
+            self._fetching = fetching
             self._consumer.set_fetching(fetching)
-        self._m_paused.set(0 if fetching else len(self._trackers))
+            self._m_paused.set(0 if fetching else len(self._trackers))
 
     def _publish_ready(self) -> None:
         self._m_ready.set(1 if self.ready else 0)

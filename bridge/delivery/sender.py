@@ -29,7 +29,7 @@ from bridge.delivery.retry import Backoff, Circuit, RateLimiter
 from bridge.errors import CredentialsError, RejectedDeliveryError, TransientDeliveryError
 from bridge.kafka.offsets import PartitionOffsets
 from bridge.metrics import Metrics
-from bridge.vendors.base import EventType, Item, ItemResult, Vendor
+from bridge.vendors.base import ACCEPTED, EventType, Item, ItemResult, Vendor
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,10 @@ class Record:
 class Outcomes(Protocol):
     """Where the sender reports what became of each record."""
 
-    def delivered(self, record: Record, status: int, warnings: Sequence[str]) -> None: ...
+    def delivered(self, records: Sequence[Record], status: int) -> None: ...
+
+    def warned(self, record: Record, warnings: Sequence[str]) -> None:
+        """The vendor accepted `record` with warnings (reported before `delivered`)."""
 
     def dead_letter(
         self, record: Record, error_class: str, message: str, status: int | None
@@ -159,6 +162,10 @@ class Sender:
         await self.send(batch[middle:])
 
     def _settle(self, batch: list[Record], status: int, results: list[ItemResult]) -> None:
+        if all(result is ACCEPTED for result in results):
+            self._outcomes.delivered(batch, status)  # the common case, without per-item work
+            return
+        delivered = []
         position = 0
         for record in batch:
             mine = results[position : position + len(record.items)]
@@ -167,9 +174,12 @@ class Sender:
             if failed:
                 message = "; ".join(result.error or "refused" for result in failed)
                 self._outcomes.dead_letter(record, "per_event", message, status)
-            else:
-                warnings = [warning for result in mine for warning in result.warnings]
-                self._outcomes.delivered(record, status, warnings)
+                continue
+            warnings = [warning for result in mine for warning in result.warnings]
+            if warnings:
+                self._outcomes.warned(record, warnings)
+            delivered.append(record)
+        self._outcomes.delivered(delivered, status)
 
     def _exhausted(self, batch: list[Record], attempt: int) -> bool:
         retry = self._config.retry

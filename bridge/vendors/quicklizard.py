@@ -100,6 +100,8 @@ class QuickLizard(Vendor[QuickLizardSettings]):
         errors = reply.get("errors") or []
         if not isinstance(failed, list) or not isinstance(errors, list):
             raise RejectedDeliveryError("reply without failed and errors lists")
+        if not failed and not errors:
+            return [ACCEPTED] * len(items)  # the common case; matching costs per item
         unmatched = Counter(_json_key(entry) for entry in failed)
         keys = [_json_key(item) for item in items]
         messages: dict[int, list[str]] = {}
