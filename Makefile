@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv format lint typecheck test unit integration soak demo bench clean
+.PHONY: venv tools format lint typecheck test unit integration soak demo bench clean
 
 $(BIN)/python:
 	$(shell command -v $(PYTHON) || command -v python3) -m venv $(VENV)
@@ -30,8 +30,12 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck tools
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# Prometheus (Debian package) for the observability tests; a no-op when it is installed.
+tools:
+	bash tests/support/install_prometheus.sh
 
 unit: venv
 	$(BIN)/pytest -q tests/unit

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
@@ -124,6 +125,7 @@ class Pipeline:
         self._m_refused = m.credentials_refused.labels(name)
         self._m_warnings = m.vendor_warnings.labels(name)
         self._m_outcome_failures = m.outcome_write_failures.labels(name)
+        self._m_commit_failures = m.commit_failures.labels(name)
         self._m_consumed = {
             topic: m.records_consumed.labels(name, topic) for topic in self._decoders
         }
@@ -264,7 +266,7 @@ class Pipeline:
             ).set(commit.offset)
 
     def on_commit_failed(self, error: str) -> None:
-        self._metrics.commit_failures.labels(self.name).inc()
+        self._m_commit_failures.inc()
         log.warning(
             "offset commit failed: %s", error, extra={"vendor": self.name, "event": "commit_failed"}
         )
@@ -333,7 +335,15 @@ class Pipeline:
             tracker = self._trackers.pop(tp, None)
             if tracker is not None:
                 tracker.fenced = True
-                self._metrics.oldest_unacked_age.labels(self.name, tp[0], str(tp[1])).set(0)
+            # The partition's gauges now belong to its new owner: drop ours, not leave them stale.
+            labels = (self.name, tp[0], str(tp[1]))
+            for gauge in (
+                self._metrics.oldest_unacked_age,
+                self._metrics.consumer_lag,
+                self._metrics.committed_offset,
+            ):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)
 
     async def _admit_all(self, messages: list[Message]) -> None:
         # The hot path: per record, only what must be per record. Decoding is synchronous;

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, SecretStr, ValidationInfo
 
+from bridge.logs import register_secret
+
 ENV_OVERRIDE_HINT = "a reference {env: VARIABLE} or {file: /mounted/path}"
 
 
@@ -49,7 +51,10 @@ def resolve_secret(value: Any, info: ValidationInfo | None = None) -> SecretStr:
 
 
 def _validate(value: Any, info: ValidationInfo) -> SecretStr:
-    return resolve_secret(value, info)
+    secret = resolve_secret(value, info)
+    # The log redactor masks every resolved secret, should one ever reach a log line.
+    register_secret(secret.get_secret_value())
+    return secret
 
 
 Secret = Annotated[SecretStr, BeforeValidator(_validate)]

@@ -252,14 +252,15 @@ class ConsumerThread:
             return
         for topic, partition in list(self._epochs):
             try:
-                _, high = self._consumer.get_watermark_offsets(
+                low, high = self._consumer.get_watermark_offsets(
                     KafkaTopicPartition(topic, partition), cached=True
                 )
             except KafkaException:
                 continue
-            committed = self._committed.get((topic, partition))
-            if high is None or high < 0 or committed is None:
+            if high is None or high < 0:
                 continue
+            # Nothing committed yet: the group starts from the earliest offset.
+            committed = self._committed.get((topic, partition), max(low or 0, 0))
             self._on_lag(topic, partition, max(0, high - committed))
 
     # -- rebalance callbacks (inside consume(), on this thread) ----------------------------

@@ -1,27 +1,31 @@
 """The dashboard's queries and the alert rules, evaluated by a real Prometheus on live data.
 
-Prometheus scrapes `scrape_target` every second. For now that is a prometheus-client exporter
-serving a `Metrics` object that a background thread keeps busy like two vendor pipelines, one
-healthy and one whose vendor is down. Pointing the fixture at a running bridge changes nothing
-else in this file, except that the bridge must then be driven into the same situation (the
-sandbox's faults) for `test_alerts_go_pending_for_the_failing_vendor_only`.
-Every panel query must be valid PromQL and return data; every alert expression must be valid;
-every rule must be loaded and evaluated without error; and the alerts about a failing vendor
-must go pending for that vendor and no other.
+Prometheus scrapes a real bridge (`bridge run`, its own process) that delivers through the
+vendor sandbox: Qubit healthy and rate-limited, eSputnik in an outage with a retry limit, so
+records are retried, dead-lettered and the circuit opens. A producer keeps orders, product
+views and a few undecodable records coming. Every panel query must be valid PromQL and return
+data; every alert expression must be valid; every rule must be loaded and evaluated without
+error; and the alerts about the failing vendor must go pending for that vendor and no other.
 """
 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, start_http_server
+import yaml
+from confluent_kafka import Producer
 
-from bridge.metrics import Metrics
+from bridge.localbroker import LocalBroker, free_port
+from bridge.sample import SampleEvents
+from bridge.vendors.base import EventType
+from tests.integration.test_vendors import complete
+from tests.support.kafka import config_dict, encoder, unique, vendor_block
 from tests.support.prometheus import (
     Prometheus,
     alert_rules,
@@ -33,28 +37,7 @@ from tests.support.prometheus import (
 
 pytestmark = pytest.mark.integration
 
-TOPICS = ("orders", "product-views")
-SCRAPE_WAIT_S = 20.0
-TICK_S = 0.1
-
-
-@dataclass(frozen=True)
-class Vendor:
-    """What one vendor pipeline does each tick (0.1 s)."""
-
-    name: str
-    consumed: int  # per topic
-    delivered: int
-    skipped: int
-    dead_lettered: int
-    statuses: dict[str, int]  # requests by status class
-    request_s: float
-    circuit: tuple[str, ...]  # states taken in turn, one per tick
-
-
-HEALTHY = Vendor("qubit", 10, 19, 1, 0, {"2xx": 10}, 0.08, ("closed",))
-# Down: answers 5xx or nothing, every probe fails, retries run out into the dead-letter topic.
-DOWN = Vendor("esputnik", 5, 0, 0, 3, {"5xx": 3, "error": 1}, 2.5, ("open", "open", "half_open"))
+SCRAPE_WAIT_S = 30.0
 # The alerts a real Prometheus must put in pending state for that traffic (the `for` of each
 # is minutes, so none fires during the test). Lag growth needs 10 minutes of history, and
 # readiness and credentials are fine here: none of them may be pending.
@@ -67,77 +50,101 @@ EXPECTED_PENDING = {
 
 
 class Traffic:
-    """Moves every metric of `Metrics` as a healthy and a failing vendor pipeline would."""
+    """Orders, product views and now and then an undecodable record, until stopped."""
 
-    def __init__(self, metrics: Metrics, vendors: tuple[Vendor, ...] = (HEALTHY, DOWN)) -> None:
-        self._metrics = metrics
-        self._vendors = vendors
+    def __init__(self, broker: LocalBroker, orders: str, views: str) -> None:
+        self._producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+        self._topics = (orders, views)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fake-traffic", daemon=True)
-        self._tick = 0
+        self._thread = threading.Thread(target=self._run, name="traffic", daemon=True)
 
     def __enter__(self) -> Traffic:
-        self._step()  # every series exists before the first scrape
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._producer.flush(5)
 
     def _run(self) -> None:
-        while not self._stop.wait(TICK_S):
-            self._step()
-
-    def _step(self) -> None:
-        m, tick = self._metrics, self._tick
-        self._tick += 1
-        for v in self._vendors:
-            name = v.name
-            for partition, topic in enumerate(TOPICS):
-                m.records_consumed.labels(name, topic).inc(v.consumed)
-                m.consumer_lag.labels(name, topic, str(partition)).set(40 * v.consumed + tick)
-                m.committed_offset.labels(name, topic, str(partition)).set(v.delivered * tick)
-                m.oldest_unacked_age.labels(name, topic, str(partition)).set(v.request_s * 2)
-                m.decode_failures.labels(name, topic, "bad_avro").inc(tick % 2)
-            m.records.labels(name, "delivered", "").inc(v.delivered)
-            m.records.labels(name, "skipped", "no_consent").inc(v.skipped)
-            m.records.labels(name, "dead_lettered", "retries_exhausted").inc(v.dead_lettered)
-            m.dead_letters.labels(name, "retries_exhausted").inc(v.dead_lettered)
-            for status_class in ("2xx", "4xx", "5xx", "error"):
-                m.http_requests.labels(name, status_class).inc(v.statuses.get(status_class, 0))
-            failed = sum(count for cls, count in v.statuses.items() if cls != "2xx")
-            m.retries.labels(name, "transient").inc(failed)
-            m.retries.labels(name, "credentials").inc(0)
-            m.http_duration.labels(name).observe(v.request_s * (1 + tick % 5 / 10))
-            m.batch_size.labels(name).observe(v.consumed)
-            if v.delivered:
-                m.end_to_end.labels(name).observe(0.3 + tick % 7 / 10)
-            m.vendor_warnings.labels(name).inc(tick % 2)
-            m.in_flight_records.labels(name).set(v.consumed * 10)
-            m.in_flight_bytes.labels(name).set(v.consumed * 8_000)
-            m.in_flight_requests.labels(name).set(sum(v.statuses.values()))
-            m.paused_partitions.labels(name).set(0 if v.delivered else len(TOPICS))
-            m.commit_failures.labels(name).inc(0)
-            m.outcome_write_failures.labels(name).inc(0)
-            m.rate_limit_wait.labels(name).inc(0.01)
-            m.set_circuit(name, v.circuit[tick % len(v.circuit)])
-            m.pipeline_ready.labels(name).set(1)
-            m.credentials_refused.labels(name).set(0)
+        samples = SampleEvents(seed=13)
+        order_enc, view_enc = encoder(EventType.ORDER), encoder(EventType.PRODUCT_VIEW)
+        orders, views = self._topics
+        n = 0
+        while not self._stop.wait(0.05):
+            n += 1
+            order = complete(samples.order(), n)
+            self._producer.produce(
+                orders, key=order["order_id"].encode(), value=order_enc.encode(order)
+            )
+            view = complete(samples.product_view(), n)
+            self._producer.produce(views, key=b"v", value=view_enc.encode(view))
+            if n % 10 == 0:
+                self._producer.produce(views, key=b"poison", value=b"\x07not avro")
+            self._producer.poll(0)
 
 
 @pytest.fixture(scope="module")
-def scrape_target() -> Iterator[str]:
-    """What Prometheus scrapes, as host:port (or a URL): the one place to point at a bridge."""
-    metrics = Metrics(CollectorRegistry())
-    server, thread = start_http_server(0, addr="127.0.0.1", registry=metrics.registry)
+def scrape_target(broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A bridge delivering through the sandbox, as host:port of its metrics endpoint."""
+    tmp = tmp_path_factory.mktemp("bridge")
+    orders, views, dlq = unique("orders"), unique("views"), unique("dlq")
+    broker.create_topics({orders: 2, views: 2, dlq: 1})
+    sandbox_port, metrics_port = free_port(), free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    vendors = {
+        "qubit": vendor_block(
+            "qubit",
+            f"{sandbox_url}/qubit",
+            tmp,
+            rate_limit_rps=4,
+            batch={"max_events": 5, "linger_ms": 100},
+        ),
+        "esputnik": vendor_block(
+            "esputnik",
+            f"{sandbox_url}/esputnik",
+            tmp,
+            retry={"initial_backoff_s": 0.05, "max_backoff_s": 0.2, "max_attempts": 2},
+            circuit={"failure_threshold": 3, "open_s": 0.3},
+        ),
+    }
+    raw = config_dict(broker, vendors, orders=orders, views=views, dead_letter=dlq)
+    raw["http"]["port"] = metrics_port
+    config = tmp / "bridge.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    log = open(tmp / "processes.log", "wb")  # noqa: SIM115 (closed below)
+    sandbox = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "sandbox",
+            "--port",
+            str(sandbox_port),
+            "--fault",
+            "esputnik:outage=true",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    bridge = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "run", "--config", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        with Traffic(metrics):
-            yield f"127.0.0.1:{server.server_port}"
+        with Traffic(broker, orders, views):
+            yield f"127.0.0.1:{metrics_port}"
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        for process in (bridge, sandbox):
+            process.terminate()
+        for process in (bridge, sandbox):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +210,9 @@ def test_alerts_go_pending_for_the_failing_vendor_only(prometheus: Prometheus) -
             for alert in prometheus.alerts()
         }
 
-    wait_for(lambda: pending() >= EXPECTED_PENDING, SCRAPE_WAIT_S, "the expected alerts")
+    try:
+        wait_for(lambda: pending() >= EXPECTED_PENDING, SCRAPE_WAIT_S, "the expected alerts")
+    except TimeoutError:
+        raise AssertionError(f"pending: {sorted(pending())}") from None
     assert pending() == EXPECTED_PENDING
     assert {alert["state"] for alert in prometheus.alerts()} == {"pending"}
