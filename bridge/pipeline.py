@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, cast
 
+import aiohttp
 from confluent_kafka import Message
 
 from bridge.config import Config, VendorConfig
@@ -186,6 +187,8 @@ class Pipeline:
                 for task in [*workers, intake, ticker, *self._tasks]:
                     task.cancel()
                 await asyncio.gather(*workers, intake, ticker, *self._tasks, return_exceptions=True)
+                if consumer.alive:  # a crash: leave the group without a last commit
+                    await consumer.stop(abandon=True)
                 self._m_ready.set(0)
 
     async def _wait_for_stop_or_crash(self, tasks: list[asyncio.Task[None]]) -> None:
@@ -234,9 +237,7 @@ class Pipeline:
             **kafka.consumer_properties,
         }
 
-    def _registry_session(self) -> Any:
-        import aiohttp
-
+    def _registry_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
     # -- events from the consumer thread (already on the loop) ------------------------------
@@ -299,6 +300,7 @@ class Pipeline:
     def _assign(self, partitions: dict[TopicPartition, int]) -> None:
         for (topic, partition), epoch in partitions.items():
             self._trackers[(topic, partition)] = PartitionOffsets(topic, partition, epoch)
+        self._publish_paused()
         self._assigned_once = True
         self._broker_reachable = True
         self._publish_ready()
@@ -344,6 +346,7 @@ class Pipeline:
             ):
                 with contextlib.suppress(KeyError):
                     gauge.remove(*labels)
+        self._publish_paused()
 
     async def _admit_all(self, messages: list[Message]) -> None:
         # The hot path: per record, only what must be per record. Decoding is synchronous;
@@ -399,6 +402,24 @@ class Pipeline:
                 self._skip(record, exc.reason)
             else:
                 self.dead_letter(record, "unmappable", str(exc), None, reason=exc.reason)
+            return
+        except Exception as exc:
+            # A mapper bug met a record it did not expect: keep the record (dead letter) and
+            # the pipeline running, rather than crash-looping on it. Only the exception's type
+            # is reported: its text could hold the record's data.
+            log.error(
+                "the %s mapper failed on a record: %s",
+                self.name,
+                type(exc).__name__,
+                extra={
+                    "vendor": self.name,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "event": "mapper_failed",
+                },
+            )
+            self.dead_letter(record, "mapper_error", f"mapper raised {type(exc).__name__}", None)
             return
         self._enqueue(record)
 
@@ -657,7 +678,10 @@ class Pipeline:
         if fetching is not self._fetching and self._consumer is not None:
             self._fetching = fetching
             self._consumer.set_fetching(fetching)
-            self._m_paused.set(0 if fetching else len(self._trackers))
+            self._publish_paused()
+
+    def _publish_paused(self) -> None:
+        self._m_paused.set(0 if self._fetching else len(self._trackers))
 
     def _publish_ready(self) -> None:
         self._m_ready.set(1 if self.ready else 0)
@@ -668,6 +692,10 @@ class Pipeline:
         next_commit = loop.time() + interval
         while True:
             await asyncio.sleep(min(1.0, interval))
+            if self._consumer is not None and not self._consumer.alive:
+                # Fail the pipeline loudly: the process exits non-zero and is restarted, rather
+                # than staying up without consuming.
+                raise RuntimeError(f"the {self.name} consumer thread died")
             self._update_gauges()
             if loop.time() >= next_commit:
                 next_commit = loop.time() + interval

@@ -124,3 +124,9 @@ class VendorClient:
         except DeliveryError as exc:
             exc.status = status
             raise
+        except Exception as exc:
+            # A reply the vendor module cannot read is a refusal of the request as far as we
+            # can tell: the batch is split and the records that stay unreadable dead-lettered.
+            raise RejectedDeliveryError(
+                f"unreadable {status} reply: {type(exc).__name__}", status=status
+            ) from None

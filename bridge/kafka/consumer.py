@@ -102,6 +102,7 @@ class ConsumerThread:
         self._admitted = threading.Event()
         self._admitted.set()
         self._stopping = threading.Event()
+        self._abandoned = threading.Event()
         self._epochs: dict[TopicPartition, int] = {}
         self._next_epoch = 0
         self._paused = False
@@ -135,8 +136,15 @@ class ConsumerThread:
         self._commands.put(run)
         await asyncio.wrap_future(done)
 
-    async def stop(self) -> None:
-        """Leave the group and close the consumer (idempotent)."""
+    async def stop(self, abandon: bool = False) -> None:
+        """Leave the group and close the consumer (idempotent).
+
+        With `abandon` (the pipeline crashed, nothing on the loop answers any more) the
+        revocation on close commits nothing instead of asking the loop: safe, since whatever
+        was not committed is delivered again.
+        """
+        if abandon:
+            self._abandoned.set()
         self._stopping.set()
         if self._thread.is_alive():
             await asyncio.wrap_future(self._closed)
@@ -281,7 +289,7 @@ class ConsumerThread:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]
-        if keys:
+        if keys and not self._abandoned.is_set():
             reply = concurrent.futures.Future[list[CommitRequest]]()
             self._loop.call_soon_threadsafe(self._events.on_revoked, keys, reply)
             try:

@@ -1,9 +1,9 @@
 """Dead-letter records: the original key, value and headers, plus why and where from.
 
 Headers added (all strings, prefixed ``bridge.`` so they cannot clash with the original's):
-``bridge.vendor``, ``bridge.error.class`` (decode, unmappable, rejected, per_event,
-retries_exhausted), ``bridge.error.message`` (truncated), ``bridge.http.status`` (when there
-was a reply), ``bridge.attempts``, ``bridge.source.topic``, ``bridge.source.partition``,
+``bridge.vendor``, ``bridge.error.class`` (decode, unmappable, mapper_error, rejected,
+per_event, retries_exhausted), ``bridge.error.message`` (truncated), ``bridge.http.status``
+(when there was a reply), ``bridge.attempts``, ``bridge.source.topic``, ``bridge.source.partition``,
 ``bridge.source.offset``, ``bridge.attempt.first`` and ``bridge.attempt.last`` (ISO-8601 UTC).
 
 A dead-letter write is retried until Kafka takes it: the record's offset is committed only

@@ -157,3 +157,35 @@ async def test_confluent_wire_format_with_an_evolved_writer_schema_decodes(
     assert unknown == 1
     letters = read_topic(broker, dlq, 1)
     assert dict(letters[0].headers() or [])["bridge.source.offset"] == b"2"
+
+
+async def test_a_mapper_bug_dead_letters_the_record_and_the_pipeline_goes_on(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge.vendors.squeezely import Squeezely
+
+    topic, dlq = unique("orders"), unique("dlq")
+    broker.create_topics({topic: 1, dlq: 1})
+    events = orders(6)
+    cursed = events[3]["order_id"]
+    original = Squeezely.map
+
+    def buggy(self: Squeezely, event_type: EventType, event: Any) -> Any:
+        if event["order_id"] == cursed:
+            raise ValueError(f"cannot handle {event['customer']['email']}")
+        return original(self, event_type, event)
+
+    monkeypatch.setattr(Squeezely, "map", buggy)
+    enc = encoder(EventType.ORDER)
+    produce(broker, topic, [(0, e["order_id"].encode(), enc.encode(e)) for e in events])
+    async with Sandbox() as sandbox:
+        vendors = {"squeezely": vendor_block("squeezely", sandbox.base_url("squeezely"), tmp_path)}
+        config = make_config(broker, vendors, orders=topic, dead_letter=dlq)
+        async with running_bridge(config) as registry:
+            await wait_for(lambda: done(registry, "squeezely") == 6, 30, "all six done")
+        received = [e["orderid"] for r in sandbox.received("squeezely") for e in r["accepted"]]
+    assert sorted(received) == sorted(e["order_id"] for e in events if e["order_id"] != cursed)
+    (letter,) = read_topic(broker, dlq, 1)
+    headers = dict(letter.headers() or [])
+    assert headers["bridge.error.class"] == b"mapper_error"
+    assert headers["bridge.error.message"] == b"mapper raised ValueError"
