@@ -92,6 +92,7 @@ class Pipeline:
         self._trackers: dict[TopicPartition, PartitionOffsets] = {}
         self._intake: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._ready: deque[Record] = deque()
+        self._ready_since = 0.0
         self._has_ready = asyncio.Event()
         self._lanes: dict[bytes, deque[Record]] = {}
         self._in_flight = 0
@@ -452,6 +453,11 @@ class Pipeline:
                 lane.append(record)
                 return
             self._lanes[key] = deque()
+        self._make_ready(record)
+
+    def _make_ready(self, record: Record) -> None:
+        if not self._ready:
+            self._ready_since = time.monotonic()
         self._ready.append(record)
         self._has_ready.set()
 
@@ -463,8 +469,7 @@ class Pipeline:
         if lane is None:
             return
         if lane:
-            self._ready.append(lane.popleft())
-            self._has_ready.set()
+            self._make_ready(lane.popleft())
         else:
             del self._lanes[key]
 
@@ -478,7 +483,9 @@ class Pipeline:
                 await self._has_ready.wait()
             if batching and linger and len(self._ready) < max_events:
                 # Wait for a fuller batch, but never keep the oldest record past the linger.
-                await asyncio.sleep(linger)
+                wait = linger - (time.monotonic() - self._ready_since)
+                if wait > 0:
+                    await asyncio.sleep(wait)
             batch: list[Record] = []
             while self._ready and len(batch) < max_events:
                 record = self._ready.popleft()
@@ -498,7 +505,9 @@ class Pipeline:
                 occurred_ms = record.event.get("occurred_at")
                 if isinstance(occurred_ms, int):
                     self._m_e2e.observe(max(0.0, now_ms - occurred_ms) / 1000)
-            self._finish(record, "delivered", None, status)
+            self._finish(record, "delivered", None, status, notify=False)
+        self._progress.set()
+        self._after_change()
 
     def warned(self, record: Record, warnings: Sequence[str]) -> None:
         self._m_warnings.inc(len(warnings))
@@ -616,7 +625,9 @@ class Pipeline:
         reason: str | None,
         status: int | None,
         ack: bool = True,
+        notify: bool = True,
     ) -> None:
+        """The record is done; `notify=False` leaves telling waiters to the caller (a batch)."""
         if record.done:
             return
         record.done = True
@@ -633,22 +644,23 @@ class Pipeline:
             )
             self._spawn(self._write_outcome(record, key, value), f"{self.name}-outcome")
             return
-        self._release(record, ack)
+        self._release(record, ack, notify)
 
     async def _write_outcome(self, record: Record, key: bytes | None, value: bytes) -> None:
         assert self._outcomes is not None
         await self._outcomes.write(key, value, self._m_outcome_failures.inc)
         self._release(record, ack=True)
 
-    def _release(self, record: Record, ack: bool) -> None:
+    def _release(self, record: Record, ack: bool, notify: bool = True) -> None:
         """The record is done with: acknowledge its offset and free its place."""
         if ack:
             record.tracker.ack(record.offset)
         self._in_flight -= 1
         self._in_flight_bytes -= record.size
         self._release_lane(record)
-        self._progress.set()
-        self._after_change()
+        if notify:
+            self._progress.set()
+            self._after_change()
 
     # -- back-pressure, commits, gauges -----------------------------------------------------
     def _on_circuit(self, state: CircuitState) -> None:

@@ -110,9 +110,11 @@ class Vendor(ABC, Generic[SettingsT]):
 
 def is_absent(value: Any) -> bool:
     """True for None, a blank string, an empty list and an empty object."""
+    if value is None:
+        return True
     if isinstance(value, str):
         return not value.strip()
-    return value is None or value == [] or value == {}
+    return value == [] or value == {}
 
 
 def omit_absent(fields: Mapping[str, Any]) -> Item:
