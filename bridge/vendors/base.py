@@ -114,7 +114,7 @@ def is_absent(value: Any) -> bool:
         return True
     if isinstance(value, str):
         return not value.strip()
-    return value == [] or value == {}
+    return bool(value == [] or value == {})
 
 
 def omit_absent(fields: Mapping[str, Any]) -> Item:
