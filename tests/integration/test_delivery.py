@@ -36,7 +36,9 @@ def views(count: int, partitions: int, prefix: str) -> list[tuple[int, bytes, by
         event = events.product_view()
         event["product_id"] = f"{prefix}p{partition}-{i // partitions}"
         event["url"] = f"https://shop.example.com/p/{event['product_id']}"
-        out.append((partition, f"k{i % 50}".encode(), enc.encode(event)))
+        # As with Kafka's default partitioner, a key lives in one partition (25 keys each).
+        key = f"p{partition}-k{(i // partitions) % 25}"
+        out.append((partition, key.encode(), enc.encode(event)))
     return out
 
 
