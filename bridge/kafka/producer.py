@@ -18,6 +18,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes | str]]
+QUEUE_FULL_WAIT_S = 0.05
 
 
 class ProduceError(Exception):
@@ -32,9 +33,10 @@ class AsyncProducer:
         self._thread = threading.Thread(target=self._serve, name="producer", daemon=True)
         self._thread.start()
 
-    def produce(
+    async def produce(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
-    ) -> asyncio.Future[None]:
+    ) -> None:
+        """Return once Kafka acknowledged the record; raise ProduceError if it refused it."""
         future: asyncio.Future[None] = self._loop.create_future()
 
         def delivered(error: KafkaError | None, _message: Message) -> None:
@@ -45,13 +47,13 @@ class AsyncProducer:
                 self._producer.produce(
                     topic, value=value, key=key, headers=list(headers), on_delivery=delivered
                 )
-                return future
+                break
             except BufferError:
-                # The local queue is full: let the delivery thread drain it, then try again.
-                self._producer.poll(0.05)
+                # The local queue is full: the delivery thread drains it; wait without blocking.
+                await asyncio.sleep(QUEUE_FULL_WAIT_S)
             except KafkaException as exc:
-                future.set_exception(ProduceError(str(exc.args[0])))
-                return future
+                raise ProduceError(str(exc.args[0])) from None
+        await future
 
     async def close(self, timeout_s: float = 10) -> None:
         """Flush what is queued, then stop the delivery thread (idempotent)."""
