@@ -232,8 +232,8 @@ class Pipeline:
             **kafka.client_properties(),
             "group.id": f"{kafka.group_prefix}.{self.name}",
             "auto.offset.reset": "earliest",
-            # Bounds what librdkafka prefetches per partition, so memory stays flat while
-            # partitions are paused over a large backlog.
+            # Bounds what librdkafka prefetches, so memory stays flat while partitions are
+            # paused over a large backlog.
             "queued.max.messages.kbytes": 8192,
             **kafka.consumer_properties,
         }
