@@ -43,6 +43,28 @@ def start_bridge(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
         )
 
 
+async def all_delivered_and_committed(
+    sandbox: Sandbox, broker: LocalBroker, group: str, topic: str, partitions: int, total: int
+) -> None:
+    """Every record reached QuickLizard and the group committed up to the end offsets.
+
+    The end offsets are the produced counts (Tansu's ListOffsets answer for "latest" is not
+    the end offset, so it is not asked).
+    """
+    await wait_for(
+        lambda: len(set(accepted_ids(sandbox, "quicklizard"))) == total,
+        120,
+        "every record delivered",
+    )
+    end = {p: total // partitions for p in range(partitions)}
+    await wait_for(
+        lambda: committed(broker, group, topic, partitions) == end,
+        30,
+        "committed offsets at the end offsets",
+        interval_s=0.5,
+    )
+
+
 async def test_kill_9_mid_stream_loses_nothing_and_duplicates_only_uncommitted_records(
     broker: LocalBroker, tmp_path: Path
 ) -> None:
@@ -88,18 +110,7 @@ async def test_kill_9_mid_stream_loses_nothing_and_duplicates_only_uncommitted_r
 
         second = start_bridge(config_path, log_path)
         try:
-            await wait_for(
-                lambda: len(set(accepted_ids(sandbox, "quicklizard"))) == total,
-                120,
-                "every record delivered after the restart",
-            )
-            end = {p: total // partitions for p in range(partitions)}
-            await wait_for(
-                lambda: committed(broker, group, topic, partitions) == end,
-                30,
-                "committed offsets at the end offsets",
-                interval_s=0.5,
-            )
+            await all_delivered_and_committed(sandbox, broker, group, topic, partitions, total)
             elapsed = asyncio.get_running_loop().time() - started
         finally:
             second.send_signal(signal.SIGTERM)
@@ -164,18 +175,7 @@ async def test_second_instance_joining_mid_stream_loses_nothing(
                 for start in range(0, len(rest), step):
                     produce(broker, topic, rest[start : start + step])
                     await asyncio.sleep(0.5)
-                await wait_for(
-                    lambda: len(set(accepted_ids(sandbox, "quicklizard"))) == total,
-                    90,
-                    "every record delivered by the two instances",
-                )
-                end = {p: total // partitions for p in range(partitions)}
-                await wait_for(
-                    lambda: committed(broker, group, topic, partitions) == end,
-                    30,
-                    "committed offsets at the end offsets",
-                    interval_s=0.5,
-                )
+                await all_delivered_and_committed(sandbox, broker, group, topic, partitions, total)
                 by_second = metric(
                     second,
                     "bridge_records_total",
