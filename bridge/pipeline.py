@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import aiohttp
@@ -45,8 +45,8 @@ from bridge.kafka.avro import AvroDecoder, SchemaMissingError, SchemaRegistry, l
 from bridge.kafka.consumer import CommitRequest, ConsumerThread, TopicPartition
 from bridge.kafka.deadletter import DeadLetter, DeadLetterWriter
 from bridge.kafka.offsets import PartitionOffsets
-from bridge.kafka.outcomes import OutcomeWriter, outcome_value
-from bridge.kafka.producer import AsyncProducer
+from bridge.kafka.outcomes import outcome_value
+from bridge.kafka.producer import AsyncProducer, ProduceError
 from bridge.metrics import Metrics
 from bridge.vendors.base import EventType, Vendor
 
@@ -84,9 +84,8 @@ class Pipeline:
             )
             for kind in vendor.event_types
         }
-        self._outcomes = (
-            OutcomeWriter(producer, config.outcomes.topic) if config.outcomes.enabled else None
-        )
+        self._producer = producer
+        self._outcome_topic = config.outcomes.topic if config.outcomes.enabled else None
         url = config.kafka.schema_registry_url
         self._registry = SchemaRegistry(url, self._registry_session) if url else None
         self._trackers: dict[TopicPartition, PartitionOffsets] = {}
@@ -97,8 +96,6 @@ class Pipeline:
         self._lanes: dict[bytes, deque[Record]] = {}
         self._in_flight = 0
         self._in_flight_bytes = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._progress = asyncio.Event()
         self._full = False
         self._fetching = True
@@ -202,14 +199,18 @@ class Pipeline:
                 task.result()
                 raise RuntimeError(f"pipeline task {task.get_name()} ended unexpectedly")
 
-    async def _drain(self, deadline: float) -> None:
+    async def _wait_for_progress(self, pending: Callable[[], bool], deadline: float) -> None:
+        """Wait while `pending()` holds, re-checking whenever a record finishes."""
         loop = asyncio.get_running_loop()
-        while self._in_flight and loop.time() < deadline:
+        while pending() and loop.time() < deadline:
             self._progress.clear()
             try:
                 await asyncio.wait_for(self._progress.wait(), deadline - loop.time())
             except TimeoutError:
-                break
+                return
+
+    async def _drain(self, deadline: float) -> None:
+        await self._wait_for_progress(lambda: self._in_flight > 0, deadline)
         if self._in_flight:
             log.warning(
                 "shutdown deadline reached with %d records in flight; they will be redelivered",
@@ -319,12 +320,7 @@ class Pipeline:
         trackers = [t for tp in partitions if (t := self._trackers.get(tp)) is not None]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (0 if self._draining else self._config.revoke_timeout_s)
-        while any(t.pending_count for t in trackers) and loop.time() < deadline:
-            self._progress.clear()
-            try:
-                await asyncio.wait_for(self._progress.wait(), deadline - loop.time())
-            except TimeoutError:
-                break
+        await self._wait_for_progress(lambda: any(t.pending_count for t in trackers), deadline)
         commits = [
             CommitRequest(t.topic, t.partition, t.epoch, offset)
             for t in trackers
@@ -631,7 +627,7 @@ class Pipeline:
         if record.done:
             return
         record.done = True
-        if ack and self._outcomes is not None and outcome is not None:
+        if ack and self._outcome_topic is not None and outcome is not None:
             key, value = outcome_value(
                 self.name,
                 record.event_type,
@@ -647,8 +643,17 @@ class Pipeline:
         self._release(record, ack, notify)
 
     async def _write_outcome(self, record: Record, key: bytes | None, value: bytes) -> None:
-        assert self._outcomes is not None
-        await self._outcomes.write(key, value, self._m_outcome_failures.inc)
+        assert self._outcome_topic is not None
+
+        def failed(error: ProduceError) -> None:
+            self._m_outcome_failures.inc()
+            log.error(
+                "outcome write failed, retrying: %s",
+                error,
+                extra={"vendor": self.name, "event": "outcome_write_failed"},
+            )
+
+        await self._producer.produce_durably(self._outcome_topic, key, value, (), failed)
         self._release(record, ack=True)
 
     def _release(self, record: Record, ack: bool, notify: bool = True) -> None:
@@ -714,7 +719,6 @@ class Pipeline:
                 await self._commit()
 
     async def _commit(self) -> None:
-        self._update_gauges()
         commits = [
             CommitRequest(t.topic, t.partition, t.epoch, offset)
             for t in self._trackers.values()

@@ -17,7 +17,7 @@ from pydantic import BeforeValidator, SecretStr, ValidationInfo
 
 from bridge.logs import register_secret
 
-ENV_OVERRIDE_HINT = "a reference {env: VARIABLE} or {file: /mounted/path}"
+REFERENCE_FORM = "a reference {env: VARIABLE} or {file: /mounted/path}"
 
 
 def resolve_secret(value: Any, info: ValidationInfo | None = None) -> SecretStr:
@@ -29,7 +29,7 @@ def resolve_secret(value: Any, info: ValidationInfo | None = None) -> SecretStr:
     if isinstance(value, SecretStr):
         return value
     if not isinstance(value, dict) or len(value) != 1:
-        raise ValueError(f"expected {ENV_OVERRIDE_HINT}; secrets are never written inline")
+        raise ValueError(f"expected {REFERENCE_FORM}; secrets are never written inline")
     ((kind, where),) = value.items()
     if kind == "env":
         context = info.context if info is not None else None
@@ -47,7 +47,7 @@ def resolve_secret(value: Any, info: ValidationInfo | None = None) -> SecretStr:
         if not text:
             raise ValueError(f"secret file {path} is empty")
         return SecretStr(text)
-    raise ValueError(f"unknown secret source {kind!r}; expected {ENV_OVERRIDE_HINT}")
+    raise ValueError(f"unknown secret source {kind!r}; expected {REFERENCE_FORM}")
 
 
 def _validate(value: Any, info: ValidationInfo) -> SecretStr:

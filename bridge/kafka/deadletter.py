@@ -12,7 +12,6 @@ after the write is acknowledged, so nothing is lost when the dead-letter topic i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,8 +19,6 @@ from datetime import UTC, datetime
 from bridge.kafka.producer import AsyncProducer, Headers, ProduceError
 
 log = logging.getLogger(__name__)
-
-RETRY_DELAY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +46,17 @@ class DeadLetterWriter:
 
     async def write(self, letter: DeadLetter) -> None:
         """Return once Kafka acknowledged the dead-letter record."""
-        headers = [*letter.headers, *self.headers(letter)]
-        while True:
-            try:
-                await self._producer.produce(self._topic, letter.key, letter.value, headers)
-                return
-            except ProduceError as exc:
-                log.error(
-                    "dead-letter write failed, retrying: %s",
-                    exc,
-                    extra={"vendor": letter.vendor, "event": "dead_letter_write_failed"},
-                )
-                await asyncio.sleep(RETRY_DELAY_S)
+
+        def failed(error: ProduceError) -> None:
+            log.error(
+                "dead-letter write failed, retrying: %s",
+                error,
+                extra={"vendor": letter.vendor, "event": "dead_letter_write_failed"},
+            )
+
+        await self._producer.produce_durably(
+            self._topic, letter.key, letter.value, [*letter.headers, *self.headers(letter)], failed
+        )
 
     def headers(self, letter: DeadLetter) -> list[tuple[str, bytes | str]]:
         headers: list[tuple[str, bytes | str]] = [

@@ -14,14 +14,12 @@ Kafka, so a committed offset always has its outcome written (at least once).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from bridge import __version__
-from bridge.kafka.producer import AsyncProducer
 
 
 def outcome_value(
@@ -54,21 +52,3 @@ def outcome_value(
             value[field] = event[field]
     key = event.get("order_id") or event.get("event_id")
     return (key.encode() if isinstance(key, str) else None), orjson.dumps(value)
-
-
-class OutcomeWriter:
-    RETRY_DELAY_S = 1.0
-
-    def __init__(self, producer: AsyncProducer, topic: str) -> None:
-        self._producer = producer
-        self._topic = topic
-
-    async def write(self, key: bytes | None, value: bytes, on_failure: Any) -> None:
-        """Return once Kafka has the record; `on_failure()` is called for each failed try."""
-        while True:
-            try:
-                await self._producer.produce(self._topic, key, value, ())
-                return
-            except Exception:
-                on_failure()
-                await asyncio.sleep(self.RETRY_DELAY_S)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes | str]]
 QUEUE_FULL_WAIT_S = 0.05
+RETRY_DELAY_S = 1.0
 
 
 class ProduceError(Exception):
@@ -54,6 +55,27 @@ class AsyncProducer:
             except KafkaException as exc:
                 raise ProduceError(str(exc.args[0])) from None
         await future
+
+    async def produce_durably(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        on_failure: Callable[[ProduceError], None],
+    ) -> None:
+        """`produce` until Kafka takes the record, calling `on_failure` for each refusal.
+
+        For records whose offset must not be committed before they are written (dead letters,
+        outcomes): giving up would lose them, so a refusal is retried, never dropped.
+        """
+        while True:
+            try:
+                await self.produce(topic, key, value, headers)
+                return
+            except ProduceError as exc:
+                on_failure(exc)
+                await asyncio.sleep(RETRY_DELAY_S)
 
     async def close(self, timeout_s: float = 10) -> None:
         """Flush what is queued, then stop the delivery thread (idempotent)."""

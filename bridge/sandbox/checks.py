@@ -9,7 +9,7 @@ never ends up in an error message.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import orjson
@@ -98,6 +98,24 @@ class Check:
     def _wrong_type(self, path: str, expected: str, value: object) -> None:
         self.fail(f"{path} must be {expected}, got {json_type(value)}")
 
+    def _typed(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        at: str,
+        required: bool,
+        accepts: Callable[[Any], bool],
+        expected: str,
+    ) -> Any:
+        """The value if present and of the JSON type `accepts`; else `_MISSING` (reported)."""
+        value = self._present(obj, key, at, required)
+        if value is _MISSING:
+            return _MISSING
+        if not accepts(value):
+            self._wrong_type(join(at, key), expected, value)
+            return _MISSING
+        return value
+
     def string(
         self,
         obj: Mapping[str, Any],
@@ -107,38 +125,25 @@ class Check:
         required: bool = True,
         non_empty: bool = True,
     ) -> str | None:
-        value = self._present(obj, key, at, required)
+        value = self._typed(obj, key, at, required, _is_str, "a string")
         if value is _MISSING:
-            return None
-        if not isinstance(value, str):
-            self._wrong_type(join(at, key), "a string", value)
             return None
         if non_empty and not value.strip():
             self.fail(f"{join(at, key)} must not be empty")
             return None
-        return value
+        return str(value)
 
     def number(
         self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
     ) -> float | None:
-        value = self._present(obj, key, at, required)
-        if value is _MISSING:
-            return None
-        if not is_number(value):
-            self._wrong_type(join(at, key), "a number", value)
-            return None
-        return float(value)
+        value = self._typed(obj, key, at, required, is_number, "a number")
+        return None if value is _MISSING else float(value)
 
     def integer(
         self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
     ) -> int | None:
-        value = self._present(obj, key, at, required)
-        if value is _MISSING:
-            return None
-        if not is_integer(value):
-            self._wrong_type(join(at, key), "an integer", value)
-            return None
-        return int(value)
+        value = self._typed(obj, key, at, required, is_integer, "an integer")
+        return None if value is _MISSING else int(value)
 
     def flag(
         self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = False
@@ -153,13 +158,8 @@ class Check:
     def obj(
         self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
     ) -> dict[str, Any] | None:
-        value = self._present(obj, key, at, required)
-        if value is _MISSING:
-            return None
-        if not isinstance(value, dict):
-            self._wrong_type(join(at, key), "an object", value)
-            return None
-        return value
+        value = self._typed(obj, key, at, required, _is_dict, "an object")
+        return None if value is _MISSING else value
 
     def section(self, obj: Mapping[str, Any], key: str, *, at: str = "") -> dict[str, Any] | None:
         """A required object whose absence is reported through its required fields.
@@ -179,16 +179,13 @@ class Check:
         required: bool = True,
         non_empty: bool = False,
     ) -> list[Any] | None:
-        value = self._present(obj, key, at, required)
+        value = self._typed(obj, key, at, required, _is_list, "an array")
         if value is _MISSING:
-            return None
-        if not isinstance(value, list):
-            self._wrong_type(join(at, key), "an array", value)
             return None
         if non_empty and not value:
             self.fail(f"{join(at, key)} must not be empty")
             return None
-        return value
+        return list(value)
 
     def strings(
         self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
@@ -256,3 +253,15 @@ class Check:
                 continue
             hint = f"; extra fields must start with {extra_prefix}" if extra_prefix else ""
             self.fail(f"unknown field {join(at, key)} (field names are case-sensitive{hint})")
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_dict(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list)

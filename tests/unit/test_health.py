@@ -64,9 +64,7 @@ async def test_not_ready_until_every_pipeline_is(served: Any) -> None:
     assert (await asyncio.to_thread(get, server.port, "/healthz"))[0] == 200
 
 
-async def test_stuck_event_loop_fails_liveness_within_100ms(
-    served: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_stuck_event_loop_fails_liveness_within_100ms(served: Any) -> None:
     health, server = served
     health.heartbeat = time.monotonic() - app.STUCK_AFTER_S - 1
     status, body, seconds = await asyncio.to_thread(get, server.port, "/healthz")
