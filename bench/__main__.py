@@ -28,11 +28,11 @@ from prometheus_client import CollectorRegistry
 
 from bridge.app import run
 from bridge.config import Config, validate_config
-from bridge.kafka.avro import AvroDecoder, AvroEncoder, load_schema
-from bridge.localbroker import CONSUMER_PROPERTIES, LocalBroker, free_port
-from bridge.sample import SampleEvents
+from bridge.events import EventType, load_schema
+from bridge.kafka.avro import AvroDecoder, AvroEncoder
+from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker, free_port
+from bridge.tools.sample import SampleEvents
 from bridge.vendors import build_vendor
-from bridge.vendors.base import EventType
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 PARTITIONS = 4

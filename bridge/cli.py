@@ -26,9 +26,10 @@ from pydantic import SecretStr, ValidationError
 from bridge import __version__
 from bridge.config import Config, LogSettings, load_config
 from bridge.errors import ConfigError
+from bridge.events import EventType
 from bridge.logs import configure_logging
 from bridge.vendors import build_vendor, vendor_classes
-from bridge.vendors.base import EventType, Vendor
+from bridge.vendors.base import Vendor
 
 log = logging.getLogger("bridge")
 
@@ -72,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("file", help="the record as JSON, or - for standard input")
     preview.set_defaults(handler=_preview)
 
-    from bridge.sandbox import command as sandbox_command
+    from bridge.tools.sandbox import command as sandbox_command
 
     sandbox = commands.add_parser("sandbox", help="serve local stand-ins for the vendors")
     sandbox_command.configure_parser(sandbox)
@@ -119,7 +120,7 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from bridge.preview import RecordError, load_record, preview, render
+    from bridge.commands.preview import RecordError, load_record, preview, render
 
     config = load_config(args.config) if args.config else None
     event_type = _event_type(args.topic, config)
@@ -169,7 +170,7 @@ def _preview_vendor(name: str, config: Config | None) -> Vendor[Any]:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from bridge.sandbox import command as sandbox_command
+    from bridge.tools.sandbox import command as sandbox_command
 
     configure_logging(LogSettings(format="text"))
     result: int = sandbox_command.run(args)
@@ -177,7 +178,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _produce(args: argparse.Namespace) -> int:
-    from bridge.produce import produce_samples
+    from bridge.commands.produce import produce_samples
 
     config = load_config(args.config)
     configure_logging(config.log)
@@ -187,7 +188,7 @@ def _produce(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from bridge.trace import find_outcomes, render
+    from bridge.commands.trace import find_outcomes, render
 
     config = load_config(args.config)
     outcomes = find_outcomes(config, args.id, args.timeout)
@@ -196,7 +197,7 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bridge.demo import run_demo
+    from bridge.commands.demo import run_demo
 
     return run_demo(seconds=args.seconds, rate=args.rate, workdir=args.workdir)
 

@@ -23,12 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import ErrorDetails
 
 from bridge.errors import ConfigError
+from bridge.events import DEFAULT_SCHEMAS_DIR, EventType
 from bridge.secrets import Secret
 from bridge.vendors import vendor_classes
-from bridge.vendors.base import EventType, VendorSettings
+from bridge.vendors.base import VendorSettings
 
 ENV_PREFIX = "BRIDGE__"
-DEFAULT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 class _Strict(BaseModel):

@@ -41,14 +41,15 @@ from bridge.delivery.client import VendorClient
 from bridge.delivery.retry import Circuit, CircuitState
 from bridge.delivery.sender import Record, Sender
 from bridge.errors import CredentialsError, DecodeError, MappingError
-from bridge.kafka.avro import AvroDecoder, SchemaMissingError, SchemaRegistry, load_schema
+from bridge.events import EventType, load_schema
+from bridge.kafka.avro import AvroDecoder, SchemaMissingError, SchemaRegistry
 from bridge.kafka.consumer import CommitRequest, ConsumerThread, TopicPartition
 from bridge.kafka.deadletter import DeadLetter, DeadLetterWriter
 from bridge.kafka.offsets import PartitionOffsets
 from bridge.kafka.outcomes import outcome_value
 from bridge.kafka.producer import AsyncProducer, ProduceError
 from bridge.metrics import Metrics
-from bridge.vendors.base import EventType, Vendor
+from bridge.vendors.base import Vendor
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, SecretStr, ValidationInfo
 
-from bridge.logs import register_secret
+from bridge.redaction import register_secret
 
 REFERENCE_FORM = "a reference {env: VARIABLE} or {file: /mounted/path}"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.localbroker import LocalBroker
+from bridge.tools.localbroker import LocalBroker
 
 
 @pytest.fixture(scope="session")

@@ -27,9 +27,10 @@ from bridge.config import VendorConfig
 from bridge.delivery.client import VendorClient
 from bridge.delivery.retry import Backoff, Circuit, RateLimiter
 from bridge.errors import CredentialsError, RejectedDeliveryError, TransientDeliveryError
+from bridge.events import EventType
 from bridge.kafka.offsets import PartitionOffsets
 from bridge.metrics import Metrics
-from bridge.vendors.base import ACCEPTED, EventType, Item, ItemResult, Vendor
+from bridge.vendors.base import ACCEPTED, Item, ItemResult, Vendor
 
 log = logging.getLogger(__name__)
 

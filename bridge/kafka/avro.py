@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,9 +23,7 @@ import fastavro
 import orjson
 
 from bridge.errors import DecodeError
-from bridge.vendors.base import EventType
 
-SCHEMA_FILES = {EventType.ORDER: "Order.avsc", EventType.PRODUCT_VIEW: "ProductView.avsc"}
 _MAGIC = 0
 _HEADER = struct.Struct(">bI")
 
@@ -37,12 +34,6 @@ class SchemaMissingError(Exception):
     def __init__(self, schema_id: int) -> None:
         super().__init__(schema_id)
         self.schema_id = schema_id
-
-
-def load_schema(schemas_dir: Path, event_type: EventType) -> dict[str, Any]:
-    """The raw (unparsed) reader schema of an event type."""
-    data: dict[str, Any] = orjson.loads((schemas_dir / SCHEMA_FILES[event_type]).read_bytes())
-    return data
 
 
 def _without_logical_types(node: Any) -> Any:

@@ -16,27 +16,16 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
 import orjson
 from pydantic import BaseModel, ConfigDict
 
 from bridge.errors import MappingError, RejectedDeliveryError
-
-Event = Mapping[str, Any]
-"""A decoded Avro record, following `schemas/Order.avsc` or `schemas/ProductView.avsc`.
-
-``occurred_at`` is epoch milliseconds (an int), not a datetime.
-"""
+from bridge.events import Event, EventType
 
 Item = dict[str, Any]
 """One JSON object in the vendor's wire format. A record maps to one or more items."""
-
-
-class EventType(StrEnum):
-    ORDER = "order"
-    PRODUCT_VIEW = "product_view"
 
 
 class VendorSettings(BaseModel):

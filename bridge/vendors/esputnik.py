@@ -34,10 +34,9 @@ import orjson
 from pydantic import Field
 
 from bridge.errors import MappingError
+from bridge.events import Event, EventType
 from bridge.secrets import Secret
 from bridge.vendors.base import (
-    Event,
-    EventType,
     HttpRequest,
     Item,
     ItemResult,

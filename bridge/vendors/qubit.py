@@ -29,10 +29,9 @@ from pydantic import Field, field_validator
 
 from bridge import __version__
 from bridge.errors import RejectedDeliveryError, TransientDeliveryError
+from bridge.events import Event, EventType
 from bridge.vendors.base import (
     ACCEPTED,
-    Event,
-    EventType,
     HttpRequest,
     Item,
     ItemResult,

@@ -28,11 +28,10 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from bridge.errors import MappingError, RejectedDeliveryError
+from bridge.events import Event, EventType
 from bridge.secrets import Secret
 from bridge.vendors.base import (
     ACCEPTED,
-    Event,
-    EventType,
     HttpRequest,
     Item,
     ItemResult,

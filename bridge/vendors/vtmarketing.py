@@ -23,10 +23,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from bridge.events import Event, EventType
 from bridge.secrets import Secret
 from bridge.vendors.base import (
-    Event,
-    EventType,
     HttpRequest,
     Item,
     ItemResult,

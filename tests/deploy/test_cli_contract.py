@@ -136,7 +136,7 @@ def test_check_config_accepts_every_rendered_chart_config(
 
 def test_compose_defaults_are_the_sandbox_credentials(services: dict[str, dict[str, Any]]) -> None:
     from bridge.config import load_config
-    from bridge.sandbox.config import SandboxCredentials
+    from bridge.tools.sandbox.config import SandboxCredentials
 
     expected = SandboxCredentials()
     config = load_config(BRIDGE_CONFIG, environ=service_environment(services["bridge"]))
@@ -230,7 +230,7 @@ def test_compose_vendor_settings_are_accepted_by_the_real_sandbox(
     this sandbox), sends one sample order that the sandbox accepts: keys and paths line up."""
     from bridge.config import load_config
     from bridge.errors import MappingError
-    from bridge.sample import SampleEvents
+    from bridge.tools.sample import SampleEvents
     from bridge.vendors import vendor_classes
     from bridge.vendors.base import EventType
 

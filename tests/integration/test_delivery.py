@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.localbroker import LocalBroker
-from bridge.sample import SampleEvents
-from bridge.sandbox import Sandbox
-from bridge.vendors.base import EventType
+from bridge.events import EventType
+from bridge.tools.localbroker import LocalBroker
+from bridge.tools.sample import SampleEvents
+from bridge.tools.sandbox import Sandbox
 from tests.support.kafka import (
     committed,
     encoder,

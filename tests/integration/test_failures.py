@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bridge.localbroker import LocalBroker
-from bridge.sandbox import Sandbox
+from bridge.tools.localbroker import LocalBroker
+from bridge.tools.sandbox import Sandbox
 from tests.integration.test_delivery import accepted_ids, views
 from tests.support.kafka import (
     committed,

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bridge.localbroker import LocalBroker, free_port
-from bridge.sample import SampleEvents
-from bridge.sandbox import Sandbox
-from bridge.vendors.base import EventType
+from bridge.events import EventType
+from bridge.tools.localbroker import LocalBroker, free_port
+from bridge.tools.sample import SampleEvents
+from bridge.tools.sandbox import Sandbox
 from tests.integration.test_delivery import accepted_ids, views
 from tests.integration.test_failures import FAST_RETRY, start_bridge
 from tests.support.kafka import (

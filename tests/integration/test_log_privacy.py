@@ -10,10 +10,10 @@ import orjson
 import pytest
 import yaml
 
-from bridge.localbroker import LocalBroker
-from bridge.sample import SampleEvents
-from bridge.sandbox import Sandbox
-from bridge.vendors.base import EventType
+from bridge.events import EventType
+from bridge.tools.localbroker import LocalBroker
+from bridge.tools.sample import SampleEvents
+from bridge.tools.sandbox import Sandbox
 from tests.integration.test_failures import start_bridge
 from tests.integration.test_vendors import complete
 from tests.support.kafka import (

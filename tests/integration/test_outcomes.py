@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from bridge.cli import main
-from bridge.localbroker import LocalBroker
-from bridge.sandbox import Sandbox
-from bridge.vendors.base import EventType
+from bridge.events import EventType
+from bridge.tools.localbroker import LocalBroker
+from bridge.tools.sandbox import Sandbox
 from tests.integration.test_policies import orders
 from tests.support.kafka import (
     config_dict,

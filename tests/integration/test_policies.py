@@ -10,11 +10,11 @@ import orjson
 import pytest
 from aiohttp import web
 
-from bridge.kafka.avro import AvroEncoder, load_schema
-from bridge.localbroker import LocalBroker
-from bridge.sample import SampleEvents
-from bridge.sandbox import Sandbox
-from bridge.vendors.base import EventType
+from bridge.events import EventType, load_schema
+from bridge.kafka.avro import AvroEncoder
+from bridge.tools.localbroker import LocalBroker
+from bridge.tools.sample import SampleEvents
+from bridge.tools.sandbox import Sandbox
 from tests.integration.test_vendors import complete
 from tests.support.kafka import (
     SCHEMAS,

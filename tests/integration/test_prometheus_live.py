@@ -21,9 +21,9 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 
-from bridge.localbroker import LocalBroker, free_port
-from bridge.sample import SampleEvents
-from bridge.vendors.base import EventType
+from bridge.events import EventType
+from bridge.tools.localbroker import LocalBroker, free_port
+from bridge.tools.sample import SampleEvents
 from tests.integration.test_vendors import complete
 from tests.support.kafka import config_dict, encoder, unique, vendor_block
 from tests.support.prometheus import (

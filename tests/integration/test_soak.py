@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bridge.localbroker import LocalBroker
-from bridge.sandbox import Sandbox
+from bridge.tools.localbroker import LocalBroker
+from bridge.tools.sandbox import Sandbox
 from tests.integration.test_delivery import views
 from tests.integration.test_failures import start_bridge
 from tests.support.kafka import config_dict, produce, unique, vendor_block, wait_for

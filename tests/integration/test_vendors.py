@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from bridge.kafka.avro import AvroDecoder, load_schema
-from bridge.localbroker import LocalBroker
-from bridge.sample import SampleEvents
-from bridge.sandbox import Sandbox
-from bridge.vendors.base import EventType
+from bridge.events import EventType, load_schema
+from bridge.kafka.avro import AvroDecoder
+from bridge.tools.localbroker import LocalBroker
+from bridge.tools.sample import SampleEvents
+from bridge.tools.sandbox import Sandbox
 from tests.support.kafka import (
     SCHEMAS,
     done,

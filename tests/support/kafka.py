@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry
 
 from bridge.app import run
 from bridge.config import Config, validate_config
-from bridge.kafka.avro import AvroEncoder, load_schema
-from bridge.localbroker import CONSUMER_PROPERTIES, LocalBroker
-from bridge.vendors.base import EventType
+from bridge.events import EventType, load_schema
+from bridge.kafka.avro import AvroEncoder
+from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 

@@ -12,13 +12,8 @@ import orjson
 import pytest
 
 from bridge.config import LogSettings
-from bridge.logs import (
-    RedactionFilter,
-    clear_secrets,
-    configure_logging,
-    redact,
-    register_secret,
-)
+from bridge.logs import RedactionFilter, configure_logging
+from bridge.redaction import clear_secrets, redact, register_secret
 
 SECRET = "s3cr3t-Value-42"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -10,18 +10,11 @@ from fastavro import parse_schema
 from fastavro.validation import validate
 from pydantic import SecretStr
 
+from bridge.commands.preview import DEFAULT_SCHEMAS_DIR, RecordError, load_record, preview, render
 from bridge.errors import MappingError
-from bridge.preview import SCHEMA_DIR, RecordError, load_record, preview, render
+from bridge.events import Event, EventType
 from bridge.vendors import build_vendor
-from bridge.vendors.base import (
-    Event,
-    EventType,
-    HttpRequest,
-    Item,
-    Vendor,
-    VendorSettings,
-    post_json,
-)
+from bridge.vendors.base import HttpRequest, Item, Vendor, VendorSettings, post_json
 
 ORDER = {
     "event_id": "e-1",
@@ -50,7 +43,7 @@ def test_missing_optional_fields_get_the_schema_defaults() -> None:
     assert record["attributes"] == {}
     assert record["customer"]["phone"] is None
     assert record["items"][0]["discount"] is None
-    raw = orjson.loads((SCHEMA_DIR / "Order.avsc").read_bytes())
+    raw = orjson.loads((DEFAULT_SCHEMAS_DIR / "Order.avsc").read_bytes())
     assert set(record) == {field["name"] for field in raw["fields"]}
 
 
@@ -65,7 +58,7 @@ def test_record_is_what_the_decoder_would_give() -> None:
     assert type(record["occurred_at"]) is int
     assert type(record["total"]) is float
     assert type(record["items"][0]["price"]) is float
-    schema = orjson.loads((SCHEMA_DIR / "Order.avsc").read_bytes())
+    schema = orjson.loads((DEFAULT_SCHEMAS_DIR / "Order.avsc").read_bytes())
     assert validate(record, parse_schema(schema), raise_errors=True)
 
 

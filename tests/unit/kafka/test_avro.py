@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from bridge.errors import DecodeError
-from bridge.kafka.avro import AvroDecoder, AvroEncoder, SchemaMissingError, load_schema
-from bridge.sample import SampleEvents
-from bridge.vendors.base import EventType
+from bridge.events import EventType, load_schema
+from bridge.kafka.avro import AvroDecoder, AvroEncoder, SchemaMissingError
+from bridge.tools.sample import SampleEvents
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 

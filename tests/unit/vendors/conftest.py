@@ -1,6 +1,6 @@
 """Shared makers for the vendor tests: vendors with test credentials, and complete records.
 
-Records go through `bridge.preview.validate_record`, so every record a test uses is one the
+Records go through `bridge.commands.preview.validate_record`, so every record a test uses is one the
 Avro schema accepts, with the defaults a decoded record would have.
 """
 
@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bridge.preview import validate_record
+from bridge.commands.preview import validate_record
+from bridge.events import EventType
 from bridge.vendors import build_vendor
-from bridge.vendors.base import EventType, Vendor
+from bridge.vendors.base import Vendor
 
 TEST_SECRETS: dict[str, dict[str, str]] = {
     "quicklizard": {"client_key": "YOUR_CLIENT_KEY"},

@@ -17,9 +17,10 @@ from typing import Any
 import orjson
 import pytest
 
-from bridge.preview import preview
+from bridge.commands.preview import preview
+from bridge.events import EventType
 from bridge.vendors import vendor_classes
-from bridge.vendors.base import EventType, Vendor
+from bridge.vendors.base import Vendor
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "events"
 CASES = sorted(FIXTURES.glob("*/*.json"))

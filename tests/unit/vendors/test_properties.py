@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge.commands.preview import preview, render
 from bridge.errors import MappingError
-from bridge.preview import preview, render
+from bridge.events import EventType
 from bridge.vendors import vendor_classes
-from bridge.vendors.base import EventType, HttpRequest, Vendor
+from bridge.vendors.base import HttpRequest, Vendor
 
 VendorMaker = Callable[..., Vendor[Any]]
 RecordMaker = Callable[..., dict[str, Any]]

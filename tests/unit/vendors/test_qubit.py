@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from bridge import __version__
 from bridge.errors import MappingError, RejectedDeliveryError, TransientDeliveryError
-from bridge.vendors.base import ACCEPTED, EventType, ItemResult, Vendor
+from bridge.events import EventType
+from bridge.vendors.base import ACCEPTED, ItemResult, Vendor
 
 RecordMaker = Callable[..., dict[str, Any]]
 VendorMaker = Callable[..., Vendor[Any]]

@@ -7,7 +7,8 @@ import orjson
 import pytest
 
 from bridge.errors import MappingError, RejectedDeliveryError
-from bridge.vendors.base import ACCEPTED, EventType, ItemResult, Vendor
+from bridge.events import EventType
+from bridge.vendors.base import ACCEPTED, ItemResult, Vendor
 
 RecordMaker = Callable[..., dict[str, Any]]
 

@@ -11,8 +11,9 @@ from pydantic import SecretStr, ValidationError
 
 import bridge.vendors
 from bridge.errors import ConfigError
+from bridge.events import EventType
 from bridge.vendors import build_vendor, vendor_classes
-from bridge.vendors.base import EventType, Vendor
+from bridge.vendors.base import Vendor
 
 VendorMaker = Callable[..., Vendor[Any]]
 

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 
 from bridge.config import Config
-from bridge.kafka.avro import AvroEncoder, load_schema
-from bridge.sample import SampleEvents
-from bridge.vendors.base import EventType
+from bridge.events import EventType, load_schema
+from bridge.kafka.avro import AvroEncoder
+from bridge.tools.sample import SampleEvents
 
 log = logging.getLogger(__name__)
 

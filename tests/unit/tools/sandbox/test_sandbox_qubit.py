@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bridge.sandbox import Sandbox, SandboxCredentials
+from bridge.tools.sandbox import Sandbox, SandboxCredentials
 
 if TYPE_CHECKING:
     from conftest import Send

@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     """Serves until SIGINT or SIGTERM; 0 then, 2 on a bad setting, 1 if it cannot listen."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Standalone, the request lines are the point; they carry counts, never bodies or keys.
-    logging.getLogger("bridge.sandbox.requests").setLevel(logging.DEBUG)
+    logging.getLogger("bridge.tools.sandbox.requests").setLevel(logging.DEBUG)
     try:
         faults = faults_from_settings(args.fault)
     except ValueError as exc:

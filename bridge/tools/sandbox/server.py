@@ -32,10 +32,10 @@ from .checks import parse_json
 from .config import FAULT_FIELDS, VENDORS, Faults, SandboxCredentials
 from .exchange import Incoming, Outcome, VendorApi, reason_phrase
 
-log = logging.getLogger("bridge.sandbox")
+log = logging.getLogger("bridge.tools.sandbox")
 # Per-request lines go to their own logger so that in-process users (tests, the demo, the
 # benchmark) can keep them quiet while `bridge sandbox` shows them.
-request_log = logging.getLogger("bridge.sandbox.requests")
+request_log = logging.getLogger("bridge.tools.sandbox.requests")
 
 APIS: dict[str, VendorApi] = {
     api.name: api

@@ -3,7 +3,7 @@ inspection of what was received.
 
 Written from the vendor documents in ``vendor-docs/`` alone, deliberately independent of
 ``bridge.vendors``: a mapper's misreading of a document is then caught here, not mirrored.
-Nothing in this package imports from ``bridge`` outside ``bridge.sandbox``.
+Nothing in this package imports from ``bridge`` outside ``bridge.tools.sandbox``.
 """
 
 from .config import VENDORS, Faults, SandboxCredentials

@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bridge.sandbox import VENDORS, Faults
-from bridge.sandbox.command import FaultSetting, configure_parser, faults_from_settings, run
+from bridge.tools.sandbox import VENDORS, Faults
+from bridge.tools.sandbox.command import FaultSetting, configure_parser, faults_from_settings, run
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -104,7 +104,7 @@ async def test_serves_until_signal_and_exits_0(signum: signal.Signals) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bridge.sandbox",
+        "bridge.tools.sandbox",
         "--port",
         "0",
         "--fault",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.sandbox import SandboxCredentials
-from bridge.sandbox.checks import Check, is_number, looks_like_email
+from bridge.tools.sandbox import SandboxCredentials
+from bridge.tools.sandbox.checks import Check, is_number, looks_like_email
 
-PACKAGE = Path(__file__).resolve().parents[3] / "bridge" / "sandbox"
+PACKAGE = Path(__file__).resolve().parents[4] / "bridge" / "tools" / "sandbox"
 
 
 def _imports(path: Path) -> list[str]:
@@ -26,8 +26,10 @@ def _imports(path: Path) -> list[str]:
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
 def test_imports_nothing_from_bridge_outside_the_sandbox(path: Path) -> None:
     for name in _imports(path):
-        assert not name.startswith(".."), f"{path.name} reaches outside bridge.sandbox: {name}"
-        assert name == "bridge.sandbox" or not name.startswith("bridge"), (
+        assert not name.startswith(".."), (
+            f"{path.name} reaches outside bridge.tools.sandbox: {name}"
+        )
+        assert name == "bridge.tools.sandbox" or not name.startswith("bridge"), (
             f"{path.name} imports {name}"
         )
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bridge.sandbox import Faults, Sandbox, SandboxCredentials
+from bridge.tools.sandbox import Faults, Sandbox, SandboxCredentials
 
 if TYPE_CHECKING:
     import aiohttp

@@ -14,16 +14,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import orjson
 from fastavro import parse_schema
 from fastavro.validation import ValidationError, validate
 
-from bridge.vendors.base import EventType, HttpRequest, Vendor
+from bridge.events import DEFAULT_SCHEMAS_DIR, EventType
+from bridge.vendors.base import HttpRequest, Vendor
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 SCHEMA_FILES = {EventType.ORDER: "Order.avsc", EventType.PRODUCT_VIEW: "ProductView.avsc"}
 
 MASK = "****"
@@ -115,7 +114,7 @@ def _render_one(request: HttpRequest) -> str:
 @cache
 def _schema(event_type: EventType) -> tuple[dict[str, Any], Any]:
     """The raw schema (timestamp logical types stripped) and fastavro's parsed form of it."""
-    raw = orjson.loads((SCHEMA_DIR / SCHEMA_FILES[event_type]).read_bytes())
+    raw = orjson.loads((DEFAULT_SCHEMAS_DIR / SCHEMA_FILES[event_type]).read_bytes())
     raw = _strip_logical_types(raw)
     return raw, parse_schema(copy.deepcopy(raw))
 

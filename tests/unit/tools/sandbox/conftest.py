@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 import pytest
 
-from bridge.sandbox import Sandbox, SandboxCredentials
+from bridge.tools.sandbox import Sandbox, SandboxCredentials
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 

@@ -1,4 +1,4 @@
-"""``python -m bridge.sandbox``: the same as ``bridge sandbox``, without the rest of the CLI."""
+"""``python -m bridge.tools.sandbox``: ``bridge sandbox`` without the rest of the CLI."""
 
 import argparse
 import sys
@@ -7,7 +7,7 @@ from .command import configure_parser, run
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bridge.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bridge.tools.sandbox", description=__doc__)
     configure_parser(parser)
     return run(parser.parse_args())
 

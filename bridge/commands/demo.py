@@ -21,11 +21,11 @@ from typing import Any, TextIO
 from prometheus_client import CollectorRegistry
 
 from bridge.app import run
+from bridge.commands.produce import produce_samples
 from bridge.config import Config, LogSettings, validate_config
-from bridge.localbroker import CONSUMER_PROPERTIES, LocalBroker
 from bridge.logs import configure_logging
-from bridge.produce import produce_samples
-from bridge.sandbox import Faults, Sandbox, SandboxCredentials
+from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker
+from bridge.tools.sandbox import Faults, Sandbox, SandboxCredentials
 
 VENDORS = ("quicklizard", "vtmarketing", "qubit", "esputnik", "squeezely")
 PROGRESS_EVERY_S = 2.0

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bridge.sandbox import VENDORS, Sandbox, SandboxCredentials
+from bridge.tools.sandbox import VENDORS, Sandbox, SandboxCredentials
 
 if TYPE_CHECKING:
     import aiohttp

@@ -1,0 +1,1 @@
+"""Operator commands beside the service: preview, produce, trace, demo (the CLI wires them)."""

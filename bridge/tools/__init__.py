@@ -1,0 +1,1 @@
+"""Local tools for trying and testing the bridge: vendor sandbox, throwaway broker, samples."""
