@@ -33,9 +33,11 @@ typecheck: venv
 test: lint typecheck tools
 	$(BIN)/pytest -q -p no:cacheprovider
 
-# Prometheus (Debian package) for the observability tests; a no-op when it is installed.
+# Prometheus (Debian package) for the observability tests, and Apache Kafka's jars (from Maven
+# Central, into a cache folder) for the consumer-group tests; each a no-op when installed.
 tools:
 	bash tests/support/install_prometheus.sh
+	bash tests/support/install_kafka.sh
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
