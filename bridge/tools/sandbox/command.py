@@ -1,4 +1,4 @@
-"""``bridge sandbox``: serve the five vendor stand-ins until SIGINT or SIGTERM.
+"""``bridge sandbox``: serve the vendor stand-ins until SIGINT or SIGTERM.
 
 Faults are set at start with ``--fault VENDOR:FIELD=VALUE`` (``VENDOR`` may be ``all``), and
 changed while running with ``PUT /_control/{vendor}``.

@@ -1,45 +1,118 @@
-"""What the sandbox is started with: the vendors it serves, the credentials it expects, and the
-faults it injects.
+"""What the sandbox is started with: the stand-ins it serves, the credentials they expect,
+and the faults it injects.
 
-Kept apart from the server so that the vendor modules can read the credentials without
-importing the server (which imports them).
+The stand-ins are found, not listed: every module of this package other than the sandbox's own
+machinery (`MACHINERY`) is a stand-in and declares itself in one `VendorApi` named ``API``.
+`STAND_INS`, `VENDORS` and `SandboxCredentials` derive from those declarations, so a new
+vendor's stand-in is one new module and nothing else here changes.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
+import pkgutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
-VENDORS: tuple[str, ...] = ("quicklizard", "vtmarketing", "qubit", "esputnik", "squeezely")
+from .exchange import Credential, VendorApi
+
+MACHINERY = frozenset(
+    {"__init__", "__main__", "checks", "command", "config", "exchange", "server", "ui"}
+)
+"""The modules of this package that are not stand-ins."""
 
 
-@dataclass(frozen=True)
+def _discover() -> dict[str, VendorApi]:
+    found: dict[str, VendorApi] = {}
+    for module_info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if module_info.name in MACHINERY:
+            continue
+        module = importlib.import_module(f"{__package__}.{module_info.name}")
+        api = getattr(module, "API", None)
+        if not isinstance(api, VendorApi):
+            raise RuntimeError(
+                f"{module.__name__} is not a stand-in (no VendorApi named API); "
+                "list it in MACHINERY if it is part of the sandbox itself"
+            )
+        if api.name in found:
+            raise RuntimeError(
+                f"stand-in {api.name!r} is declared twice, again by {module_info.name}"
+            )
+        found[api.name] = api
+    return dict(sorted(found.items()))
+
+
+STAND_INS: Mapping[str, VendorApi] = _discover()
+"""Every stand-in by vendor name, in name order."""
+VENDORS: tuple[str, ...] = tuple(STAND_INS)
+CREDENTIALS: Mapping[str, Credential] = {
+    f"{api.name}_{credential.name}": credential
+    for api in STAND_INS.values()
+    for credential in api.credentials
+}
+"""Every declared credential by its sandbox name, ``<vendor>_<name>``."""
+
+
 class SandboxCredentials:
-    """The credentials each stand-in expects; each can be overridden by ``SANDBOX_<FIELD>``.
+    """The credentials the stand-ins expect, by sandbox name (``creds.qubit_tracking_id``).
 
-    Secrets are left out of ``repr`` so that printing the object never shows them.
+    Each is its declared default unless given by keyword or, with `from_env`, overridden by
+    ``SANDBOX_<VENDOR>_<NAME>``. Secrets are left out of ``repr`` so that printing the object
+    never shows them.
     """
 
-    quicklizard_client_key: str = field(default="ql-sandbox-key", repr=False)
-    vtmarketing_api_key: str = field(default="vt-sandbox-key", repr=False)
-    qubit_tracking_id: str = "sandbox-tracking"
-    esputnik_api_key: str = field(default="es-sandbox-key", repr=False)
-    squeezely_account_id: str = "sandbox-account"
-    squeezely_api_key: str = field(default="sq-sandbox-key", repr=False)
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: str) -> None:
+        unknown = sorted(set(values) - set(CREDENTIALS))
+        if unknown:
+            raise TypeError(
+                f"unknown sandbox credential(s) {', '.join(unknown)}; "
+                f"known: {', '.join(CREDENTIALS)}"
+            )
+        self._values = {name: values.get(name, c.default) for name, c in CREDENTIALS.items()}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxCredentials:
-        """Defaults, each replaced by ``SANDBOX_<FIELD NAME IN CAPITALS>`` when that is set."""
+        """Defaults, each replaced by ``SANDBOX_<NAME IN CAPITALS>`` when that is set."""
         env = os.environ if environ is None else environ
-        overrides = {
-            f.name: env[f"SANDBOX_{f.name.upper()}"]
-            for f in fields(cls)
-            if env.get(f"SANDBOX_{f.name.upper()}")
-        }
-        return cls(**overrides)
+        return cls(
+            **{
+                name: env[f"SANDBOX_{name.upper()}"]
+                for name in CREDENTIALS
+                if env.get(f"SANDBOX_{name.upper()}")
+            }
+        )
+
+    def __getattr__(self, name: str) -> str:
+        # Only reached for names that are not attributes; "_values" is unset before __init__.
+        if name != "_values" and name in self._values:
+            return self._values[name]
+        raise AttributeError(f"no sandbox credential {name!r}; known: {', '.join(CREDENTIALS)}")
+
+    def of(self, vendor: str) -> dict[str, str]:
+        """One stand-in's credentials by declared name (``{"api_key": ...}``)."""
+        return {c.name: self._values[f"{vendor}_{c.name}"] for c in STAND_INS[vendor].credentials}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SandboxCredentials):
+            return NotImplemented
+        return self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in self._values.items()
+            if not CREDENTIALS[name].secret
+        )
+        return f"SandboxCredentials({shown})"
 
 
 _RATE_FIELDS = ("error_rate", "throttle_rate")

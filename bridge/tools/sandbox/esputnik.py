@@ -41,8 +41,16 @@ from collections.abc import Callable
 from typing import Any
 
 from .checks import Check, is_number, json_type, parse_json
-from .config import SandboxCredentials
-from .exchange import Incoming, Outcome, VendorApi, refused, rejection, same_secret
+from .exchange import (
+    Credential,
+    Credentials,
+    Incoming,
+    Outcome,
+    VendorApi,
+    refused,
+    rejection,
+    same_secret,
+)
 
 LOCATORS = ("contactId", "externalCustomerId", "email", "phone", "pushToken")
 _RECOM_VARIANT = re.compile(r"r[^v\s]+v\S+")
@@ -219,7 +227,7 @@ def validate_event(body: Any) -> list[str]:
     return check.errors
 
 
-def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Random) -> Outcome:
+def handle(incoming: Incoming, credentials: Credentials, rng: random.Random) -> Outcome:
     password = _basic_password(incoming.headers.get("Authorization"))
     if password is None:
         return refused(error_reply, 401, "HTTP Basic authentication required")
@@ -238,4 +246,10 @@ def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Rand
     return Outcome(status=200, reply=None, accepted=[incoming.body])
 
 
-API = VendorApi(name="esputnik", path="/api/v2/event", handle=handle, error_reply=error_reply)
+API = VendorApi(
+    name="esputnik",
+    path="/api/v2/event",
+    handle=handle,
+    error_reply=error_reply,
+    credentials=(Credential("api_key", default="es-sandbox-key", secret=True),),
+)

@@ -2,6 +2,9 @@
 
 A stand-in is a pure function from an `Incoming` request to an `Outcome`: it never touches
 aiohttp, the clock or the ring buffer, which keeps each vendor's rules testable on their own.
+Each stand-in module declares itself in one `VendorApi` named ``API``: its vendor name, the
+path it serves, its handler, its error shape and the `Credential`s it expects. The sandbox
+finds those declarations by itself (`bridge.tools.sandbox.config`).
 """
 
 from __future__ import annotations
@@ -11,9 +14,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
-
-from .config import SandboxCredentials
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -44,18 +45,40 @@ class Outcome:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[[Incoming, SandboxCredentials, random.Random], Outcome]
+@dataclass(frozen=True)
+class Credential:
+    """One credential a stand-in expects, named as the vendor's setting is (``api_key``).
+
+    The sandbox knows it as ``<vendor>_<name>`` and reads ``SANDBOX_<VENDOR>_<NAME>`` to
+    override ``default``; a ``secret`` is never shown in a repr and is passed to the bridge
+    as a secret reference.
+    """
+
+    name: str
+    default: str
+    secret: bool = False
+
+
+class Credentials(Protocol):
+    """What a handler reads: every declared credential as ``<vendor>_<name>``."""
+
+    def __getattr__(self, name: str) -> str: ...
+
+
+Handler = Callable[[Incoming, Credentials, random.Random], Outcome]
 ErrorReply = Callable[[int, str], Any]
 
 
 @dataclass(frozen=True)
 class VendorApi:
-    """One stand-in: where it listens (below ``/<name>``), how it answers, how it says no."""
+    """One stand-in: where it listens (below ``/<name>``), how it answers, how it says no,
+    and the credentials it expects."""
 
     name: str
     path: str
     handle: Handler
     error_reply: ErrorReply
+    credentials: tuple[Credential, ...] = ()
 
 
 def reason_phrase(status: int) -> str:

@@ -31,8 +31,7 @@ import re
 from typing import Any
 
 from .checks import Check, json_type
-from .config import SandboxCredentials
-from .exchange import Incoming, Outcome, VendorApi, refused, rejection
+from .exchange import Credential, Credentials, Incoming, Outcome, VendorApi, refused, rejection
 
 TRANSACTION_AMOUNT_FIELD: dict[str, str] = {
     "ecBasketTransactionSummary": "basket",
@@ -113,7 +112,7 @@ def new_event_id(rng: random.Random) -> str:
     )
 
 
-def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Random) -> Outcome:
+def handle(incoming: Incoming, credentials: Credentials, rng: random.Random) -> Outcome:
     if incoming.path_params.get("trackingId") != credentials.qubit_tracking_id:
         return Outcome(status=404, reply=error_reply(404, "Not Found"), error="unknown trackingId")
     if not incoming.json_ok:
@@ -147,4 +146,10 @@ def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Rand
     return Outcome(status=200, reply={"results": results}, accepted=accepted, rejected=rejected)
 
 
-API = VendorApi(name="qubit", path="/events/{trackingId}", handle=handle, error_reply=error_reply)
+API = VendorApi(
+    name="qubit",
+    path="/events/{trackingId}",
+    handle=handle,
+    error_reply=error_reply,
+    credentials=(Credential("tracking_id", default="sandbox-tracking"),),
+)

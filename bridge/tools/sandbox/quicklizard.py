@@ -29,8 +29,16 @@ import random
 from typing import Any
 
 from .checks import Check, json_type
-from .config import SandboxCredentials
-from .exchange import Incoming, Outcome, VendorApi, refused, rejection, same_secret
+from .exchange import (
+    Credential,
+    Credentials,
+    Incoming,
+    Outcome,
+    VendorApi,
+    refused,
+    rejection,
+    same_secret,
+)
 
 EVENT_NAMES = ("view", "conversion")
 FIELDS = ("client_key", "price", "product_id", "event", "permalink", "vid")
@@ -68,7 +76,7 @@ def _foreign_key(events: list[Any], expected: str) -> bool:
     )
 
 
-def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Random) -> Outcome:
+def handle(incoming: Incoming, credentials: Credentials, rng: random.Random) -> Outcome:
     if not incoming.json_ok:
         return refused(error_reply, 400, f"body is not valid JSON: {incoming.json_error}")
     events = incoming.body
@@ -96,4 +104,10 @@ def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Rand
     return Outcome(status=200, reply=reply, accepted=processed, rejected=rejected)
 
 
-API = VendorApi(name="quicklizard", path="/events", handle=handle, error_reply=error_reply)
+API = VendorApi(
+    name="quicklizard",
+    path="/events",
+    handle=handle,
+    error_reply=error_reply,
+    credentials=(Credential("client_key", default="ql-sandbox-key", secret=True),),
+)

@@ -1,7 +1,7 @@
-"""The sandbox server: the five stand-ins on one port, fault injection, and inspection.
+"""The sandbox server: every stand-in on one port, fault injection, and inspection.
 
-Each vendor lives under its own prefix (``/quicklizard``, ``/vtmarketing``, ``/qubit``,
-``/esputnik``, ``/squeezely``), so a vendor's base URL is ``http://HOST:PORT/<vendor>``.
+Each vendor lives under its own prefix (``/quicklizard``, ``/qubit``, ...: one per stand-in
+module, see `config.STAND_INS`), so a vendor's base URL is ``http://HOST:PORT/<vendor>``.
 Around every vendor request the server applies the vendor's faults first (latency, outage,
 status override, random 503s and 429s), so an injected failure never stores anything as
 accepted; then the vendor's pure handler decides; then the request is kept in a bounded ring
@@ -27,9 +27,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import esputnik, qubit, quicklizard, squeezely, ui, vtmarketing
+from . import ui
 from .checks import parse_json
-from .config import FAULT_FIELDS, VENDORS, Faults, SandboxCredentials
+from .config import FAULT_FIELDS, STAND_INS, VENDORS, Faults, SandboxCredentials
 from .exchange import Incoming, Outcome, VendorApi, reason_phrase
 
 log = logging.getLogger("bridge.tools.sandbox")
@@ -37,10 +37,6 @@ log = logging.getLogger("bridge.tools.sandbox")
 # benchmark) can keep them quiet while `bridge sandbox` shows them.
 request_log = logging.getLogger("bridge.tools.sandbox.requests")
 
-APIS: dict[str, VendorApi] = {
-    api.name: api
-    for api in (quicklizard.API, vtmarketing.API, qubit.API, esputnik.API, squeezely.API)
-}
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-auth-apikey", "cookie"})
 MASK = "***"
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -291,7 +287,7 @@ def _html(text: str) -> web.Response:
 
 async def get_index(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    return _html(ui.render_index(APIS, state.stats_dict(), state.faults))
+    return _html(ui.render_index(STAND_INS, state.stats_dict(), state.faults))
 
 
 async def get_vendor_page(request: web.Request) -> web.Response:
@@ -299,7 +295,7 @@ async def get_vendor_page(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return _html(
         ui.render_vendor(
-            APIS[vendor],
+            STAND_INS[vendor],
             state.faults[vendor],
             state.stats[vendor].to_dict(),
             state.received(vendor, ui.PAGE_ROWS),
@@ -325,7 +321,7 @@ def create_app(
     app[STATE] = SandboxState(
         credentials or SandboxCredentials.from_env(), faults or {}, seed, keep
     )
-    for api in APIS.values():
+    for api in STAND_INS.values():
         app.router.add_post(f"/{api.name}{api.path}", _vendor_handler(api))
     app.router.add_get("/", get_index)
     app.router.add_get("/_health", get_health)

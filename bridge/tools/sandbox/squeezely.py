@@ -29,8 +29,16 @@ import random
 from typing import Any
 
 from .checks import Check, json_type
-from .config import SandboxCredentials
-from .exchange import Incoming, Outcome, VendorApi, refused, rejection, same_secret
+from .exchange import (
+    Credential,
+    Credentials,
+    Incoming,
+    Outcome,
+    VendorApi,
+    refused,
+    rejection,
+    same_secret,
+)
 
 PURCHASE = "Purchase"
 PROFILE_FIELDS = ("firstname", "lastname", "phone", "city", "country")
@@ -69,7 +77,7 @@ def validate_event(event: Any) -> list[str]:
     return check.errors
 
 
-def _auth_problem(incoming: Incoming, credentials: SandboxCredentials) -> str | None:
+def _auth_problem(incoming: Incoming, credentials: Credentials) -> str | None:
     account = incoming.headers.get("X-AUTH-ACCOUNT")
     key = incoming.headers.get("X-AUTH-APIKEY")
     if not account or not key:
@@ -82,7 +90,7 @@ def _auth_problem(incoming: Incoming, credentials: SandboxCredentials) -> str | 
     return None
 
 
-def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Random) -> Outcome:
+def handle(incoming: Incoming, credentials: Credentials, rng: random.Random) -> Outcome:
     problem = _auth_problem(incoming, credentials)
     if problem is not None:
         return refused(error_reply, 401, problem)
@@ -111,4 +119,13 @@ def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Rand
     return Outcome(status=200, reply=reply, accepted=list(events))
 
 
-API = VendorApi(name="squeezely", path="/v1/track", handle=handle, error_reply=error_reply)
+API = VendorApi(
+    name="squeezely",
+    path="/v1/track",
+    handle=handle,
+    error_reply=error_reply,
+    credentials=(
+        Credential("account_id", default="sandbox-account"),
+        Credential("api_key", default="sq-sandbox-key", secret=True),
+    ),
+)

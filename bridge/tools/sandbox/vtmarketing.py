@@ -29,8 +29,9 @@ import random
 from typing import Any
 
 from .checks import Check, json_type
-from .config import SandboxCredentials
 from .exchange import (
+    Credential,
+    Credentials,
     Incoming,
     Outcome,
     VendorApi,
@@ -130,7 +131,7 @@ def _auth_problem(header: str | None, expected: str) -> str | None:
     return "Invalid API key"
 
 
-def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Random) -> Outcome:
+def handle(incoming: Incoming, credentials: Credentials, rng: random.Random) -> Outcome:
     problem = _auth_problem(incoming.headers.get("Authorization"), credentials.vtmarketing_api_key)
     if problem is not None:
         reply = {"errors": [_entry("Unauthorized", problem)]}
@@ -148,4 +149,10 @@ def handle(incoming: Incoming, credentials: SandboxCredentials, rng: random.Rand
     return Outcome(status=200, reply=SUCCESS, accepted=[incoming.body])
 
 
-API = VendorApi(name="vtmarketing", path="/v1/event/", handle=handle, error_reply=error_reply)
+API = VendorApi(
+    name="vtmarketing",
+    path="/v1/event/",
+    handle=handle,
+    error_reply=error_reply,
+    credentials=(Credential("api_key", default="vt-sandbox-key", secret=True),),
+)
