@@ -2,8 +2,9 @@
 
 Starts a local Kafka-protocol broker and the vendor sandbox, produces a realistic stream of
 orders and product views (some without emails or visitor ids, a few the vendors refuse), runs
-the bridge for all five vendors, prints progress per vendor, and ends with a summary per vendor:
-delivered, skipped by reason, dead-lettered by reason, retries. Ctrl-C stops everything cleanly.
+the bridge for every vendor of the registry, prints progress per vendor, and ends with a
+summary per vendor: delivered, skipped by reason, dead-lettered by reason, retries. Ctrl-C
+stops everything cleanly.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from bridge.config import Config, LogSettings, validate_config
 from bridge.logs import configure_logging
 from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker
 from bridge.tools.sandbox import Faults, Sandbox, SandboxCredentials
+from bridge.tools.sandbox_settings import sandbox_settings
+from bridge.vendors import vendor_classes
 
-VENDORS = ("quicklizard", "vtmarketing", "qubit", "esputnik", "squeezely")
+VENDORS = tuple(vendor_classes())
 PROGRESS_EVERY_S = 2.0
 SETTLE_TIMEOUT_S = 60.0
 
@@ -40,29 +43,14 @@ DEMO_FAULTS = {
 
 
 def demo_config(broker: LocalBroker, sandbox: Sandbox, secrets: Path) -> Config:
-    creds = sandbox.credentials
-    secret_values = {
-        "quicklizard": {"client_key": creds.quicklizard_client_key},
-        "vtmarketing": {"api_key": creds.vtmarketing_api_key},
-        "esputnik": {"api_key": creds.esputnik_api_key},
-        "squeezely": {"api_key": creds.squeezely_api_key},
-    }
-    plain = {
-        "qubit": {"tracking_id": creds.qubit_tracking_id},
-        "squeezely": {"account_id": creds.squeezely_account_id},
-    }
-    vendors: dict[str, Any] = {}
-    for name in VENDORS:
-        settings: dict[str, Any] = dict(plain.get(name, {}))
-        for field, value in secret_values.get(name, {}).items():
-            path = secrets / f"{name}.{field}"
-            path.write_text(value)
-            settings[field] = {"file": str(path)}
-        vendors[name] = {
+    vendors: dict[str, Any] = {
+        name: {
             "base_url": sandbox.base_url(name),
-            "settings": settings,
+            "settings": settings.block(secrets),
             "retry": {"initial_backoff_s": 0.2, "max_backoff_s": 5},
         }
+        for name, settings in sandbox_settings(sandbox.credentials).items()
+    }
     return validate_config(
         {
             "kafka": {

@@ -18,17 +18,14 @@ from bridge.config import Config, validate_config
 from bridge.events import EventType, load_schema
 from bridge.kafka.avro import AvroEncoder
 from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker
+from bridge.tools.sandbox_settings import sandbox_settings
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
-SANDBOX_SETTINGS: dict[str, dict[str, Any]] = {
-    "quicklizard": {"client_key": "ql-sandbox-key"},
-    "vtmarketing": {"api_key": "vt-sandbox-key"},
-    "qubit": {"tracking_id": "sandbox-tracking"},
-    "esputnik": {"api_key": "es-sandbox-key"},
-    "squeezely": {"account_id": "sandbox-account", "api_key": "sq-sandbox-key"},
+SANDBOX_SETTINGS: dict[str, dict[str, str]] = {
+    name: dict(settings.values) for name, settings in sandbox_settings().items()
 }
-SECRET_FIELDS = {"client_key", "api_key"}
+"""Each vendor's settings for the sandbox's default credentials (secrets in plain text)."""
 
 
 def unique(prefix: str) -> str:
@@ -37,14 +34,7 @@ def unique(prefix: str) -> str:
 
 def vendor_block(name: str, base_url: str, secrets_dir: Path, **overrides: Any) -> dict[str, Any]:
     """A vendor config block for the sandbox, secrets as {file: ...} references."""
-    settings: dict[str, Any] = {}
-    for field, value in SANDBOX_SETTINGS[name].items():
-        if field in SECRET_FIELDS:
-            path = secrets_dir / f"{name}-{field}"
-            path.write_text(value)
-            settings[field] = {"file": str(path)}
-        else:
-            settings[field] = value
+    settings = sandbox_settings()[name].block(secrets_dir)
     return {"base_url": base_url, "settings": settings, **overrides}
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.tools.sandbox import SandboxCredentials
+from bridge.tools.sandbox import STAND_INS, VENDORS, SandboxCredentials
 from bridge.tools.sandbox.checks import Check, is_number, looks_like_email
+from bridge.tools.sandbox.config import CREDENTIALS, MACHINERY
 
 PACKAGE = Path(__file__).resolve().parents[4] / "bridge" / "tools" / "sandbox"
 
@@ -74,3 +75,30 @@ def test_credentials_from_env_and_hidden_from_repr() -> None:
     assert creds.quicklizard_client_key == "ql-sandbox-key"
     assert "vt-from-env" not in repr(creds)
     assert SandboxCredentials.from_env({}) == SandboxCredentials()
+
+
+def test_every_module_beside_the_machinery_is_a_discovered_stand_in() -> None:
+    stand_in_modules = {p.stem for p in PACKAGE.glob("*.py")} - MACHINERY
+    assert set(VENDORS) == stand_in_modules
+    assert list(VENDORS) == sorted(VENDORS)
+    assert all(STAND_INS[name].name == name for name in VENDORS)
+
+
+def test_credentials_derive_from_the_stand_ins_declarations() -> None:
+    assert set(CREDENTIALS) == {
+        f"{api.name}_{credential.name}"
+        for api in STAND_INS.values()
+        for credential in api.credentials
+    }
+    creds = SandboxCredentials()
+    for name, credential in CREDENTIALS.items():
+        assert getattr(creds, name) == credential.default
+        assert (credential.default in repr(creds)) is not credential.secret
+    assert creds.of("squeezely") == {"account_id": "sandbox-account", "api_key": "sq-sandbox-key"}
+
+
+def test_an_unknown_credential_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="qubit_trackingid"):
+        SandboxCredentials(qubit_trackingid="x")
+    with pytest.raises(AttributeError, match="qubit_trackingid"):
+        _ = SandboxCredentials().qubit_trackingid
