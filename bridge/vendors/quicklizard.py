@@ -1,33 +1,42 @@
 """QuickLizard: server-to-server SDK events.
 
 Follows ``quicklizard-server-to-server.txt`` (vendor-docs). The body is a JSON array of event
-objects, so one request carries many.
+objects ("The POST payload is a JSON-formatted array of event objects"), so one request
+carries many.
 
 Mapping:
 - product view -> one ``"view"`` event: ``price`` is the shelf price, ``permalink`` the page
   URL (required: ``missing_url``).
-- order -> one ``"conversion"`` event per order line with the line's unit sale ``price``;
-  an order without lines is skipped (``no_items``).
+- order -> ``"conversion"`` events at the line's unit sale ``price``: one per unit bought
+  (``conversions: per_unit``, the default) or one per order line (``per_line``). The document
+  has no quantity field and says "more than one product that was bought ... therefore will
+  send multiple conversion events". Lines with a quantity below 1 bought nothing and send
+  nothing; an order with nothing bought is skipped (``no_items``).
 - ``vid`` is ``vendor_ids["quicklizard"]``, else ``visitor_id``; omitted when neither is set
   (the document calls it optional).
 - ``client_key`` (a secret) goes in every event, as the document asks.
 
-Reply: ``{"processed": [...], "failed": [...], "errors": [...]}``. ``processed`` and
-``failed`` echo event objects as received; ``errors`` entries are ``{"index": i, "error":
-msg}`` with ``i`` the event's position in the request (our sandbox's shape; the document
-leaves the entries unspecified). An item equal to an entry of ``failed`` failed; since equal
-events may legitimately repeat in a batch, entries are matched with their multiplicity. A
-reply that cannot be read, or whose ``failed``/``errors`` cannot be attributed to items of
-the request, refuses the request as a whole.
+Reply, as the document shows it: ``{"processed": [...], "failed": [...], "errors": [...]}``,
+``processed`` and ``failed`` holding event objects. Each event sent is matched to an equal
+(as JSON) echoed entry, equal events with their multiplicity: one in ``processed`` is
+delivered, one in ``failed`` fails with the ``errors`` that name it. ``errors`` entries may
+carry an ``index`` (the event's position in the request), which then decides which of equal
+events failed; entries without one are attached to the failed events as they are. An event
+the reply does not account for is failed with an excerpt of the reply: it goes to the dead
+letters and is never sent again, since QuickLizard events carry no id and a resend that had
+been processed would count the conversion twice. Nothing here raises for a refusal: a raise
+would make the engine split the batch and re-send events the reply counted as processed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from bridge.errors import MappingError, RejectedDeliveryError
+import orjson
+
+from bridge.errors import MappingError
 from bridge.events import Event, EventType
 from bridge.secrets import Secret
 from bridge.vendors.base import (
@@ -39,16 +48,19 @@ from bridge.vendors.base import (
     VendorSettings,
     money,
     omit_absent,
-    parse_reply,
     post_json,
     required_text,
     unsupported_event_type,
     vendor_text,
 )
 
+MASK = "***"
+
 
 class QuickLizardSettings(VendorSettings):
     client_key: Secret
+    conversions: Literal["per_unit", "per_line"] = "per_unit"
+    """One conversion event per unit bought, or one per order line whatever its quantity."""
 
 
 class QuickLizard(Vendor[QuickLizardSettings]):
@@ -65,12 +77,16 @@ class QuickLizard(Vendor[QuickLizardSettings]):
             url = required_text(event["url"], "missing_url")
             return [self._event("view", event["product_id"], event["price"], vid, url)]
         if event_type is EventType.ORDER:
-            if not event["items"]:
-                raise MappingError("no_items")
-            return [
+            per_unit = self.settings.conversions == "per_unit"
+            conversions = [
                 self._event("conversion", line["product_id"], line["price"], vid)
                 for line in event["items"]
+                if line["quantity"] >= 1
+                for _ in range(line["quantity"] if per_unit else 1)
             ]
+            if not conversions:
+                raise MappingError("no_items")
+            return conversions
         raise unsupported_event_type(event_type)
 
     def _event(
@@ -92,42 +108,108 @@ class QuickLizard(Vendor[QuickLizardSettings]):
         )
 
     def read_reply(self, body: bytes, items: Sequence[Item]) -> list[ItemResult]:
-        reply = parse_reply(body)
-        if not isinstance(reply, dict):
-            raise RejectedDeliveryError("reply is not a JSON object")
-        failed = reply.get("failed") or []
-        errors = reply.get("errors") or []
-        if not isinstance(failed, list) or not isinstance(errors, list):
-            raise RejectedDeliveryError("reply without failed and errors lists")
-        if not failed and not errors:
-            return [ACCEPTED] * len(items)  # the common case; matching costs per item
-        unmatched = Counter(_json_key(entry) for entry in failed)
+        try:
+            reply = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            reply = None
+        processed, failed = _entries(reply, "processed"), _entries(reply, "failed")
+        if processed is None or failed is None:
+            text = body.decode("utf-8", "replace").strip() or "empty body"
+            unreadable = ItemResult(ok=False, error=self._excerpt("unreadable reply", text))
+            return [unreadable] * len(items)
+        errors = _entries(reply, "errors") or []
         keys = [_json_key(item) for item in items]
-        messages: dict[int, list[str]] = {}
-        # Errors name their event by index: those events take their failed entries first.
+        if not failed and not errors and [_json_key(entry) for entry in processed] == keys:
+            return [ACCEPTED] * len(items)  # the common case: everything echoed in order
+        return self._attribute(processed, failed, errors, keys)
+
+    def _attribute(
+        self, processed: list[Any], failed: list[Any], errors: list[Any], keys: list[Any]
+    ) -> list[ItemResult]:
+        named: dict[int, list[str]] = {}
+        loose: list[str] = []
         for error in errors:
             index = error.get("index") if isinstance(error, dict) else None
-            if type(index) is not int or not 0 <= index < len(items):
-                raise RejectedDeliveryError(f"error not attributable: {vendor_text(error)}")
-            if index not in messages:
-                if unmatched[keys[index]] == 0:
-                    raise RejectedDeliveryError(f"error on a processed event: {vendor_text(error)}")
-                unmatched[keys[index]] -= 1
-                messages[index] = []
-            messages[index].append(vendor_text(error.get("error") or "failed"))
-        # The remaining failed entries fall to equal events in request order.
+            if type(index) is int and 0 <= index < len(keys):
+                named.setdefault(index, []).append(_error_text(error))
+            else:
+                loose.append(_error_text(error))
+        # Events an indexed error names take the failed entries equal to them first, so that
+        # of equal events the named one fails; then equal events in request order.
+        failed_left = Counter(_json_key(entry) for entry in failed)
+        failed_at: set[int] = set()
+        for index in [*named, *range(len(keys))]:
+            if index not in failed_at and failed_left[keys[index]] > 0:
+                failed_left[keys[index]] -= 1
+                failed_at.add(index)
+        processed_left = Counter(_json_key(entry) for entry in processed)
+        unlisted = self._unlisted(processed, failed, keys, loose)
+        results: list[ItemResult] = []
         for index, key in enumerate(keys):
-            if index not in messages and unmatched[key] > 0:
-                unmatched[key] -= 1
-                messages[index] = ["failed"]
-        if +unmatched:
-            raise RejectedDeliveryError("reply lists failed events that were not sent")
-        return [
-            ItemResult(ok=False, error=vendor_text("; ".join(messages[index])))
-            if index in messages
-            else ACCEPTED
-            for index in range(len(items))
-        ]
+            if index not in failed_at and processed_left[key] > 0:
+                processed_left[key] -= 1
+                # Counted by QuickLizard: delivered, whatever an error entry says beside it.
+                warnings = tuple(named.get(index, ()))
+                results.append(ItemResult(ok=True, warnings=warnings) if warnings else ACCEPTED)
+            elif index in failed_at or index in named:
+                messages = named.get(index) or loose or ["failed"]
+                results.append(ItemResult(ok=False, error=vendor_text("; ".join(messages))))
+            else:
+                results.append(ItemResult(ok=False, error=unlisted))
+        return results
+
+    def _unlisted(
+        self, processed: list[Any], failed: list[Any], keys: list[Any], loose: list[str]
+    ) -> str:
+        """The message for an event the reply does not account for: counts, then what the
+        reply lists that matches nothing sent (an echo QuickLizard changed, say)."""
+        sent = Counter(keys)
+        strangers = []
+        for entry in [*failed, *processed]:
+            key = _json_key(entry)
+            if sent[key] > 0:
+                sent[key] -= 1
+            else:
+                strangers.append(entry)
+        what = (
+            f"reply lists {len(processed)} processed and {len(failed)} failed of "
+            f"{len(keys)} events sent, not this one"
+        )
+        return self._excerpt(what, {"unmatched": strangers, "errors": loose})
+
+    def _excerpt(self, what: str, reply: Any) -> str:
+        """`what` and the start of the reply, without the client key the reply may echo."""
+        text = reply if isinstance(reply, str) else orjson.dumps(_masked(reply)).decode()
+        key = self.settings.client_key.get_secret_value()
+        return vendor_text(f"{what}: {text.replace(key, MASK) if key else text}")
+
+
+def _entries(reply: Any, name: str) -> list[Any] | None:
+    """The reply's array `name`; [] when the object leaves it out, None when not an object."""
+    if not isinstance(reply, dict):
+        return None
+    value = reply.get(name)
+    if value is None:
+        return []
+    return value if isinstance(value, list) else None
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        message = error.get("error") or error.get("message")
+        if isinstance(message, str) and message.strip():
+            return vendor_text(message)
+        error = {key: value for key, value in error.items() if key != "index"}
+    return vendor_text(_masked(error))
+
+
+def _masked(value: Any) -> Any:
+    """`value` with every ``client_key`` replaced, for messages quoting echoed events."""
+    if isinstance(value, dict):
+        return {k: MASK if k == "client_key" else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _json_key(value: Any) -> Any:

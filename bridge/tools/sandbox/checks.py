@@ -4,12 +4,17 @@ The checks follow JSON's types, not Python's: ``true`` is not a number and ``nul
 string, so a mapper that sends either where a document asks for a number or a string is told.
 Messages name the field's path and never quote the field's value, so that an email address
 never ends up in an error message.
+
+Each stand-in lists what it enforces as `Rule`s: a rule either cites the line of the vendor's
+document it comes from (with the document's own words, which a test finds on that line) or is
+marked sandbox-only strictness, saying why. A check in a stand-in names its rule in a comment.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,7 +24,54 @@ Json = Any
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+# Country code and subscriber number as digits, optionally after a "+": no spaces, dashes or
+# brackets, no national trunk prefix 0; at most 15 digits (E.164), at least 8 (the shortest
+# of the eSputnik document's examples, "73456712").
+_INTERNATIONAL_PHONE = re.compile(r"\+?[1-9]\d{7,14}")
 _MISSING = object()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One thing a stand-in enforces, and where it comes from.
+
+    ``line`` is the 1-based line of the vendor's document and ``words`` the document's words
+    on it; ``line`` None marks sandbox-only strictness, with ``words`` saying why.
+    """
+
+    name: str
+    line: int | None
+    words: str
+
+    @property
+    def sandbox_only(self) -> bool:
+        return self.line is None
+
+
+def cite(name: str, line: int, words: str) -> Rule:
+    """A rule the vendor's document states, at `line`, in `words`."""
+    return Rule(name, line, words)
+
+
+def sandbox_only(name: str, why: str) -> Rule:
+    """A rule of the sandbox's own, stricter than (or silent in) the document."""
+    return Rule(name, None, why)
+
+
+def miscited(rules: Iterable[Rule], document: str) -> list[str]:
+    """The rules whose words are not on the cited line of `document` (whitespace-folded)."""
+    lines = document.splitlines()
+
+    def fold(text: str) -> str:
+        return " ".join(text.split())
+
+    wrong: list[str] = []
+    for rule in rules:
+        if rule.line is None:
+            continue
+        if not 1 <= rule.line <= len(lines) or fold(rule.words) not in fold(lines[rule.line - 1]):
+            wrong.append(f"{rule.name}: {rule.words!r} is not on line {rule.line}")
+    return wrong
 
 
 def is_number(value: object) -> bool:
@@ -41,6 +93,20 @@ def looks_like_email(value: str) -> bool:
 def is_currency_code(value: str) -> bool:
     """Shape of an ISO 4217 code; whether the code exists is not checked."""
     return _CURRENCY.fullmatch(value) is not None
+
+
+def is_international_phone(value: str) -> bool:
+    """Digits with the country code, as eSputnik's examples write them ("380501234567").
+
+    A leading "+" is allowed (E.164's written form); a national number ("0501234567"), or one
+    with spaces, dashes or brackets, is not.
+    """
+    return _INTERNATIONAL_PHONE.fullmatch(value) is not None
+
+
+def is_json_content_type(value: str | None) -> bool:
+    """``application/json``, with or without parameters such as ``charset``."""
+    return value is not None and value.split(";", 1)[0].strip().lower() == "application/json"
 
 
 def json_type(value: object) -> str:
@@ -234,6 +300,18 @@ class Check:
         value = self.string(obj, key, at=at, required=required)
         if value is not None and not is_currency_code(value):
             self.fail(f"{join(at, key)} must be a 3-letter ISO 4217 code such as EUR")
+            return None
+        return value
+
+    def phone(
+        self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = False
+    ) -> str | None:
+        value = self.string(obj, key, at=at, required=required)
+        if value is not None and not is_international_phone(value):
+            self.fail(
+                f"{join(at, key)} must be a phone number in the international format,"
+                " digits with the country code such as 380501234567"
+            )
             return None
         return value
 

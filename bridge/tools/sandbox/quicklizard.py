@@ -13,8 +13,10 @@ Sandbox choices where the document is silent:
   ``{"errors": [{"error": "unknown client_key"}]}``. A missing or non-string ``client_key`` is
   a structural problem of that event and makes it fail like any other missing field.
 - ``processed`` and ``failed`` echo the events exactly as received; ``errors`` holds one
-  ``{"index": i, "error": "<problems joined by '; '>"}`` per failed event, ``i`` being the
-  event's position in the request.
+  ``{"error": "<problems joined by '; '>"}`` per failed event, in the order of ``failed``. The
+  document shows the entries only as ``{...}``, so they carry a message and nothing a client
+  could rely on to find its event (no index): a client has to read ``processed`` and
+  ``failed``, as the document does.
 - A body that is not JSON, not an array, or an empty array gets 400
   ``{"errors": [{"error": "..."}]}``.
 - Fields outside the document's list fail the event, so a misspelt field name is caught rather
@@ -28,7 +30,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .checks import Check, json_type
+from .checks import Check, cite, json_type, sandbox_only
 from .exchange import (
     Credential,
     Credentials,
@@ -42,6 +44,24 @@ from .exchange import (
 
 EVENT_NAMES = ("view", "conversion")
 FIELDS = ("client_key", "price", "product_id", "event", "permalink", "vid")
+DOCUMENT = "quicklizard-server-to-server.txt"
+RULES = (
+    cite("array", 75, "The POST payload is a JSON-formatted array of event objects"),
+    cite("one_or_more", 49, "supports sending one or more events, as an array of JSON objects"),
+    cite("required", 22, "All other fields are required"),
+    cite("price_float", 25, "field must be a valid float"),
+    cite("event_view", 15, '"event": "view"'),
+    cite("event_conversion", 35, '"event": "conversion"'),
+    cite("vid_optional", 22, "field is completely optional"),
+    cite("reply", 77, "3 array fields for processed events, failed events and processing errors"),
+    cite("processed", 79, "events that were successfully parsed and sent to our backends"),
+    cite("failed", 80, "events that were not parsed due to errors in event structure"),
+    sandbox_only("errors_entry", 'the document shows errors entries as "{...}" only'),
+    sandbox_only("unknown_field", "the document lists the fields; others fail so typos show"),
+    sandbox_only("permalink_url", "absolute http(s) URL, as the document's example"),
+    sandbox_only("non_empty", "strings must not be empty: leave an absent vid out"),
+    sandbox_only("client_key", "an event with another client_key refuses the request (403)"),
+)
 
 
 def error_reply(status: int, message: str) -> dict[str, Any]:
@@ -53,17 +73,18 @@ def validate_event(event: Any) -> list[str]:
     if not isinstance(event, dict):
         return [f"event must be an object, got {json_type(event)}"]
     check = Check()
-    check.known_keys(event, FIELDS)
-    check.string(event, "client_key")
-    check.number(event, "price")
-    check.string(event, "product_id")
-    name = check.string(event, "event")
+    check.known_keys(event, FIELDS)  # rule unknown_field
+    check.string(event, "client_key")  # rules required, non_empty
+    check.number(event, "price")  # rule price_float
+    check.string(event, "product_id")  # rule required
+    name = check.string(event, "event")  # rules event_view, event_conversion
     if name is not None and name not in EVENT_NAMES:
         check.fail(f"event must be one of {', '.join(EVENT_NAMES)}, got {name!r}")
+    # Rule required: a view's permalink (line 16 of the view payload); rule permalink_url.
     permalink = check.string(event, "permalink", required=name == "view")
     if permalink is not None and not permalink.startswith(("http://", "https://")):
         check.fail("permalink must be an absolute http(s) URL")
-    check.string(event, "vid", required=False)
+    check.string(event, "vid", required=False)  # rule vid_optional
     return check.errors
 
 
@@ -91,12 +112,12 @@ def handle(incoming: Incoming, credentials: Credentials, rng: random.Random) -> 
     failed: list[Any] = []
     errors: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
-    for index, event in enumerate(events):
+    for event in events:
         problems = validate_event(event)
         if problems:
             message = "; ".join(problems)
             failed.append(event)
-            errors.append({"index": index, "error": message})
+            errors.append({"error": message})  # rule errors_entry
             rejected.append(rejection(event, message))
         else:
             processed.append(event)

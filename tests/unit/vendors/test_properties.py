@@ -122,19 +122,29 @@ def _preview_or_reason(
         return exc.reason
 
 
+@pytest.mark.parametrize("conversions", ["per_unit", "per_line"])
 @given(raw=orders)
-def test_quicklizard_sends_one_conversion_per_order_line(
-    raw: dict[str, Any], vendor: VendorMaker, record: RecordMaker
+def test_quicklizard_sends_one_conversion_per_unit_or_per_line(
+    raw: dict[str, Any], vendor: VendorMaker, record: RecordMaker, conversions: str
 ) -> None:
-    ql = vendor("quicklizard")
+    ql = vendor("quicklizard", conversions=conversions)
     order = record(EventType.ORDER, raw)
     if not order["items"]:
         with pytest.raises(MappingError, match="no_items"):
             ql.map(EventType.ORDER, order)
         return
     items = ql.map(EventType.ORDER, order)
-    assert len(items) == len(order["items"])
-    assert [item["product_id"] for item in items] == [line["product_id"] for line in order["items"]]
+    expected = [
+        line["product_id"]
+        for line in order["items"]
+        for _ in range(line["quantity"] if conversions == "per_unit" else 1)
+    ]
+    assert [item["product_id"] for item in items] == expected
+    assert Counter(item["price"] for item in items) == Counter(
+        line["price"]
+        for line in order["items"]
+        for _ in range(line["quantity"] if conversions == "per_unit" else 1)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(vendor_classes()))
@@ -168,8 +178,10 @@ def test_quicklizard_fails_each_event_as_often_as_listed(
     items = [{"product_id": pid, "price": 1.0, "event": "view"} for pid in batch]
     failing = data.draw(st.lists(st.sampled_from(range(len(items))), unique=True))
     failed = [items[index] for index in failing]
+    processed = [item for index, item in enumerate(items) if index not in failing]
     random.Random(len(batch)).shuffle(failed)
-    body = orjson.dumps({"processed": [], "failed": failed, "errors": []})
+    random.Random(len(batch) + 1).shuffle(processed)
+    body = orjson.dumps({"processed": processed, "failed": failed, "errors": []})
 
     results = ql.read_reply(body, items)
 
@@ -178,3 +190,33 @@ def test_quicklizard_fails_each_event_as_often_as_listed(
         item["product_id"] for item, r in zip(items, results, strict=True) if not r.ok
     )
     assert failed_ids == Counter(batch[index] for index in failing)
+
+
+@given(
+    batch=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=8),
+    data=st.data(),
+)
+def test_quicklizard_delivers_exactly_what_the_reply_counts_as_processed(
+    batch: list[str], data: st.DataObject, vendor: VendorMaker
+) -> None:
+    # Whatever the reply lists, an event it counts as processed is delivered (never re-sent),
+    # and no reply makes read_reply raise (a raise would re-send the batch).
+    ql = vendor("quicklizard")
+    items = [{"product_id": pid, "price": 1.0, "event": "view"} for pid in batch]
+    listed = st.lists(st.sampled_from(items + [{"product_id": "x"}]), max_size=10)
+    processed, failed = data.draw(listed), data.draw(listed)
+    errors = data.draw(
+        st.lists(st.fixed_dictionaries({"index": st.integers(-1, 9), "error": st.just("e")}))
+    )
+    body = orjson.dumps({"processed": processed, "failed": failed, "errors": errors})
+
+    results = ql.read_reply(body, items)
+
+    delivered = Counter(item["product_id"] for item, r in zip(items, results, strict=True) if r.ok)
+    said_processed = Counter(entry["product_id"] for entry in processed)
+    said_failed = Counter(entry["product_id"] for entry in failed)
+    for pid in set(batch):
+        sent = batch.count(pid)
+        # Everything processed and not also failed is delivered; nothing unlisted is.
+        assert delivered[pid] >= min(sent - min(said_failed[pid], sent), said_processed[pid])
+        assert delivered[pid] <= min(sent, said_processed[pid])

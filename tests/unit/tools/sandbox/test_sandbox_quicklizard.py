@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bridge.tools.sandbox import Sandbox, SandboxCredentials
+from bridge.tools.sandbox import quicklizard as standin
+from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
     from conftest import Send
 
 KEY = SandboxCredentials().quicklizard_client_key
+DOCS = Path(__file__).resolve().parents[4].parent / "shared" / "vendor-docs"
 PATH = "/quicklizard/events"
 
 
@@ -91,7 +95,7 @@ async def test_missing_required_field_fails_that_event_only(send: Send) -> None:
     assert reply.json == {
         "processed": [conversions()[0]],
         "failed": [broken],
-        "errors": [{"index": 1, "error": "missing product_id"}],
+        "errors": [{"error": "missing product_id"}],
     }
 
 
@@ -118,7 +122,7 @@ async def test_malformed_event_is_failed_with_its_error(
     assert reply.json == {
         "processed": [],
         "failed": [event],
-        "errors": [{"index": 0, "error": error}],
+        "errors": [{"error": error}],
     }
 
 
@@ -126,14 +130,14 @@ async def test_view_needs_permalink_but_conversion_does_not(send: Send) -> None:
     no_link = view()
     del no_link["permalink"]
     reply = await send(PATH, [no_link, conversions()[0]])
-    assert reply.json["errors"] == [{"index": 0, "error": "missing permalink"}]
+    assert reply.json["errors"] == [{"error": "missing permalink"}]
     assert reply.json["processed"] == [conversions()[0]]
 
 
 async def test_every_problem_of_an_event_is_reported(send: Send) -> None:
     reply = await send(PATH, [{"client_key": KEY, "event": "view"}])
     assert reply.json["errors"] == [
-        {"index": 0, "error": "missing price; missing product_id; missing permalink"}
+        {"error": "missing price; missing product_id; missing permalink"}
     ]
 
 
@@ -157,4 +161,29 @@ async def test_body_that_is_not_an_array_of_events_is_400(
 async def test_non_object_element_fails(send: Send) -> None:
     reply = await send(PATH, [view(), "view"])
     assert reply.json["failed"] == ["view"]
-    assert reply.json["errors"] == [{"index": 1, "error": "event must be an object, got string"}]
+    assert reply.json["errors"] == [{"error": "event must be an object, got string"}]
+
+
+def test_every_rule_cites_the_document_line_it_enforces() -> None:
+    document = DOCS / standin.DOCUMENT
+    if not document.exists():
+        pytest.skip(f"vendor documents not found at {DOCS}")
+    assert miscited(standin.RULES, document.read_text(encoding="utf-8")) == []
+    assert [rule.name for rule in standin.RULES if rule.sandbox_only]
+
+
+def test_miscitation_is_caught() -> None:
+    wrong = standin.RULES[0].__class__("array", 1, "The POST payload is a JSON-formatted array")
+    assert miscited([wrong], "first line\nThe POST payload is a JSON-formatted array\n") != []
+
+
+async def test_errors_entries_name_no_index_so_clients_read_failed(send: Send) -> None:
+    # The document shows errors entries as {...}: the sandbox gives a message, no position.
+    first, second = conversions()
+    del second["price"]
+    reply = await send(PATH, [second, first])
+    assert reply.json == {
+        "processed": [first],
+        "failed": [second],
+        "errors": [{"error": "missing price"}],
+    }
