@@ -5,40 +5,51 @@ vendor-docs ``README.md`` for the wire: ``POST /v1/track`` with ``X-AUTH-ACCOUNT
 ``X-AUTH-APIKEY`` headers and ``{"events": [...]}``, so one request carries many events.
 
 Mapping (orders only), one ``Purchase`` event per order:
-- ``email`` (required: ``missing_email``), ``orderid``, ``currency``; ``firstname``,
-  ``lastname``, ``phone``, ``city``, ``country`` from ``customer`` when set.
-- ``products``: ``{"id", "quantity", "price"}`` per line, plus ``language`` (the order's)
-  when set, as the document asks for shops with several languages. ``products`` is one of
-  the document's minimum fields: an order without lines is skipped (``no_items``).
-- each ``attributes`` entry as ``custom_<name>`` (a name already starting with ``custom_`` is
-  kept as is); Squeezely drops custom fields not created in its Data Plan.
+- ``email`` (required: ``missing_email``), ``orderid``, ``currency``: the document's minimum
+  fields and "Are multiple currencies used? → add currency to the event".
+- ``products``: ``{"id", "quantity", "price"}`` per line (``price`` from the README's facts),
+  plus ``language`` (the order's) when set, as the document asks for shops with several
+  languages. ``products`` is one of the document's minimum fields: an order without lines is
+  skipped (``no_items``).
+- custom fields only as configured: ``custom_fields`` maps an ``attributes`` key to a
+  Squeezely field ``custom_<name>`` ("First you need to create the custom data fields in
+  Squeezely"); none by default, since attributes may hold data meant to stay in-house.
+- ``firstname``, ``lastname``, ``phone``, ``city``, ``country`` from ``customer`` only with
+  ``profile_fields: true`` (off by default): neither the document nor the README names these
+  fields, so they are an assumption about Squeezely's field overview, which we do not have.
 
-Reply: ``"success": false`` or a non-empty ``errors`` list refuses the request (the engine
-splits the batch to find the event it refuses).
+Reply: ``"success": false`` or a non-empty ``errors`` list refuses the request, and so does a
+reply whose counts do not say every event was stored (``ok`` equal to the number sent,
+``nok`` 0) or that has no counts at all: an event not accounted for is not delivered. The
+engine splits the batch and sends the halves again, down to single events; a purchase sent
+again is not counted twice, since Squeezely merges purchases "based on the order id".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from bridge.errors import MappingError
+from bridge.errors import MappingError, RejectedDeliveryError
 from bridge.events import Event, EventType
 from bridge.secrets import Secret
 from bridge.vendors.base import (
+    ACCEPTED,
     HttpRequest,
     Item,
     ItemResult,
     Vendor,
     VendorSettings,
-    accept_unless_refused,
     money,
     omit_absent,
+    parse_reply,
     post_json,
+    refusal,
     required_text,
     unsupported_event_type,
+    vendor_text,
 )
 
 CUSTOM_PREFIX = "custom_"
@@ -47,6 +58,20 @@ CUSTOM_PREFIX = "custom_"
 class SqueezelySettings(VendorSettings):
     account_id: str = Field(min_length=1)
     api_key: Secret
+    custom_fields: dict[str, str] = Field(default_factory=dict)
+    """``attributes`` key -> Squeezely custom field (``custom_<name>``); only these are sent."""
+    profile_fields: bool = False
+    """Send ``firstname``, ``lastname``, ``phone``, ``city``, ``country``: not in the documents."""
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _custom_names(cls, fields: dict[str, str]) -> dict[str, str]:
+        for target in fields.values():
+            if not target.startswith(CUSTOM_PREFIX) or len(target) == len(CUSTOM_PREFIX):
+                raise ValueError(f"Squeezely custom fields are named {CUSTOM_PREFIX}<name>")
+        if len(set(fields.values())) != len(fields):
+            raise ValueError("two attributes map to the same Squeezely field")
+        return fields
 
 
 class Squeezely(Vendor[SqueezelySettings]):
@@ -74,14 +99,21 @@ class Squeezely(Vendor[SqueezelySettings]):
             }
             for line in event["items"]
         ]
-        custom = {_custom_name(name): value for name, value in event["attributes"].items()}
-        profile = {
-            "firstname": customer["first_name"],
-            "lastname": customer["last_name"],
-            "phone": customer["phone"],
-            "city": customer["city"],
-            "country": customer["country"],
+        attributes = event["attributes"]
+        custom = {
+            target: attributes.get(source) for source, target in self.settings.custom_fields.items()
         }
+        profile = (
+            {
+                "firstname": customer["first_name"],
+                "lastname": customer["last_name"],
+                "phone": customer["phone"],
+                "city": customer["city"],
+                "country": customer["country"],
+            }
+            if self.settings.profile_fields
+            else {}
+        )
         return [
             {
                 "event": "Purchase",
@@ -103,9 +135,18 @@ class Squeezely(Vendor[SqueezelySettings]):
         )
 
     def read_reply(self, body: bytes, items: Sequence[Item]) -> list[ItemResult]:
-        return accept_unless_refused(body, items)
+        reply = parse_reply(body)
+        reason = refusal(reply)
+        if reason is not None:
+            raise RejectedDeliveryError(f"vendor refused the request: {reason}")
+        ok, nok = _count(reply, "ok"), _count(reply, "nok")
+        if ok is None or nok is None:
+            raise RejectedDeliveryError(f"reply does not count the events: {vendor_text(reply)}")
+        if ok != len(items) or nok != 0:
+            raise RejectedDeliveryError(f"stored {ok} of {len(items)} events (nok {nok})")
+        return [ACCEPTED] * len(items)
 
 
-def _custom_name(name: str) -> str:
-    already = name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX)
-    return name if already else CUSTOM_PREFIX + name
+def _count(reply: Any, name: str) -> int | None:
+    value = reply.get(name) if isinstance(reply, dict) else None
+    return value if type(value) is int and value >= 0 else None

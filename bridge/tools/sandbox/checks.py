@@ -42,15 +42,17 @@ class Rule:
     name: str
     line: int | None
     words: str
+    document: str | None = None
+    """Another document than the stand-in's own, e.g. the vendor-docs ``README.md``."""
 
     @property
     def sandbox_only(self) -> bool:
         return self.line is None
 
 
-def cite(name: str, line: int, words: str) -> Rule:
-    """A rule the vendor's document states, at `line`, in `words`."""
-    return Rule(name, line, words)
+def cite(name: str, line: int, words: str, document: str | None = None) -> Rule:
+    """A rule the vendor's document (or `document`) states, at `line`, in `words`."""
+    return Rule(name, line, words, document)
 
 
 def sandbox_only(name: str, why: str) -> Rule:
@@ -58,9 +60,14 @@ def sandbox_only(name: str, why: str) -> Rule:
     return Rule(name, None, why)
 
 
-def miscited(rules: Iterable[Rule], document: str) -> list[str]:
-    """The rules whose words are not on the cited line of `document` (whitespace-folded)."""
-    lines = document.splitlines()
+def miscited(
+    rules: Iterable[Rule], document: str, others: Mapping[str, str] | None = None
+) -> list[str]:
+    """The rules whose words are not on the cited line (whitespace-folded).
+
+    `document` is the text of the stand-in's own document, `others` the texts of the other
+    documents rules cite, by name.
+    """
 
     def fold(text: str) -> str:
         return " ".join(text.split())
@@ -69,6 +76,8 @@ def miscited(rules: Iterable[Rule], document: str) -> list[str]:
     for rule in rules:
         if rule.line is None:
             continue
+        text = document if rule.document is None else (others or {}).get(rule.document, "")
+        lines = text.splitlines()
         if not 1 <= rule.line <= len(lines) or fold(rule.words) not in fold(lines[rule.line - 1]):
             wrong.append(f"{rule.name}: {rule.words!r} is not on line {rule.line}")
     return wrong

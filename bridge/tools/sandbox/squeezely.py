@@ -11,14 +11,17 @@ Sandbox choices where the documents are silent:
 
 - Purchase fields: ``email`` must look like an address; ``orderid`` a non-empty string;
   ``products`` a non-empty list of ``{"id": string, "quantity": number, "price": number
-  (optional), "language": string (optional)}`` and nothing else; ``currency`` a 3-letter code;
-  ``firstname``, ``lastname``, ``phone``, ``city``, ``country`` optional strings. Any other
-  top-level field must start with ``custom_`` and have a name after it.
+  (optional), "language": string (optional)}`` and nothing else; ``currency`` a 3-letter code.
+  Any other top-level field must start with ``custom_`` and have a name after it: the
+  document's overview of further data fields is a link we do not have, so a field neither
+  document names (``firstname``, ``phone``, ...) is refused here (sandbox-only strictness;
+  the real API may take the fields of its Data Plan).
 - Event names are case-sensitive: ``purchase`` is refused with a hint. Other event names are
   accepted; only the fields above that they carry are type-checked.
 - All or nothing: if any event is invalid the whole request is refused with 400
   ``{"success": false, "errors": ["event <i>: <problem>", ...]}`` and none of its events is
-  stored as accepted. Success is 200 ``{"success": true, "ok": n, "nok": 0, "errors": []}``.
+  stored as accepted. Success is 200 ``{"success": true, "ok": n, "nok": 0, "errors": []}``
+  (the document's example replies are images missing from the text; this shape is ours).
 - Bad credentials are 401 ``{"success": false, "errors": ["..."]}``; an empty ``events`` list,
   or fields beside ``events``, are 400.
 """
@@ -28,7 +31,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .checks import Check, json_type
+from .checks import Check, cite, json_type, sandbox_only
 from .exchange import (
     Credential,
     Credentials,
@@ -41,11 +44,35 @@ from .exchange import (
 )
 
 PURCHASE = "Purchase"
-PROFILE_FIELDS = ("firstname", "lastname", "phone", "city", "country")
-PURCHASE_FIELDS = ("event", "email", "orderid", "products", "currency", *PROFILE_FIELDS)
+PURCHASE_FIELDS = ("event", "email", "orderid", "products", "currency")
 PRODUCT_FIELDS = ("id", "quantity", "price", "language")
 CUSTOM_PREFIX = "custom_"
 REFUSED_WITH_OTHERS = "not stored: another event in the request is invalid"
+DOCUMENT = "squeezely-backend-purchase.txt"
+README = "README.md"
+RULES = (
+    cite("minimum", 39, "the following fields will be sent as a minimum"),
+    cite("event_purchase", 51, "Purchase"),
+    cite("email", 55, "Email address of the profile"),
+    cite("orderid", 59, "Id of the order"),
+    cite("products", 61, "products"),
+    cite("product_id", 65, "Id of the purchased product"),
+    cite("quantity", 69, "Number of the purchased product"),
+    cite("language", 75, "Then also send language into the product array"),
+    cite("currency", 77, "add currency to the event"),
+    cite("custom_create_first", 87, "First you need to create the custom data fields"),
+    cite("custom_prefix", 89, "custom_(name of the field)"),
+    cite("endpoint", 15, "POST https://api.squeezely.tech/v1/track", README),
+    cite("auth_headers", 15, "X-AUTH-ACCOUNT` (the account id) and `X-AUTH-APIKEY`", README),
+    cite("events_body", 15, '{"events": [ {...}, ... ]}', README),
+    cite("product_price", 15, '"products": [{"id": ..., "quantity": ..., "price": ...}]', README),
+    sandbox_only("unknown_field", "fields neither document names are refused (see docstring)"),
+    sandbox_only("email_shape", "an email must look like an address"),
+    sandbox_only("currency_shape", "a currency is 3 capital letters (the document says nothing)"),
+    sandbox_only("case", '"purchase" is refused with a hint, as a typo'),
+    sandbox_only("all_or_nothing", "one invalid event refuses the request (400)"),
+    sandbox_only("reply_counts", 'success reply {"success", "ok", "nok", "errors"}'),
+)
 
 
 def error_reply(status: int, message: str) -> dict[str, Any]:
@@ -61,13 +88,12 @@ def validate_event(event: Any) -> list[str]:
     purchase = name == PURCHASE
     if name is not None and not purchase and name.lower() == PURCHASE.lower():
         check.fail(f"event name is case-sensitive: use {PURCHASE!r}")
-    if purchase:
+    if purchase:  # rules unknown_field, custom_prefix
         check.known_keys(event, PURCHASE_FIELDS, extra_prefix=CUSTOM_PREFIX)
-    check.email(event, "email", required=purchase)
-    check.string(event, "orderid", required=purchase)
-    check.currency(event, "currency")
-    for key in PROFILE_FIELDS:
-        check.string(event, key, required=False)
+    check.email(event, "email", required=purchase)  # rules minimum, email, email_shape
+    check.string(event, "orderid", required=purchase)  # rules minimum, orderid
+    check.currency(event, "currency")  # rules currency, currency_shape
+    # Rules minimum, products, product_id, quantity, product_price, language.
     for path, product in check.objects(event, "products", required=purchase, non_empty=purchase):
         check.known_keys(product, PRODUCT_FIELDS, at=path)
         check.string(product, "id", at=path)

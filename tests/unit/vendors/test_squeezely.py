@@ -5,6 +5,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from bridge.errors import MappingError, RejectedDeliveryError
 from bridge.events import EventType
@@ -33,14 +34,28 @@ def _purchase(squeezely: Vendor[Any], record: dict[str, Any]) -> dict[str, Any]:
         ("country", "country"),
     ],
 )
-def test_profile_field_is_sent_only_when_set(
-    squeezely: Vendor[Any], order: RecordMaker, customer_field: str, field: str
+def test_profile_field_is_sent_only_when_switched_on_and_set(
+    vendor: Callable[..., Vendor[Any]], order: RecordMaker, customer_field: str, field: str
 ) -> None:
-    with_field = _purchase(squeezely, order(customer={"email": "a@x.io", customer_field: "V"}))
-    without = _purchase(squeezely, order(customer={"email": "a@x.io"}))
+    on = vendor("squeezely", profile_fields=True)
+    with_field = _purchase(on, order(customer={"email": "a@x.io", customer_field: "V"}))
+    without = _purchase(on, order(customer={"email": "a@x.io"}))
     assert with_field[field] == "V"
     assert field not in without
     assert set(without) == {"event", "email", "orderid", "products", "currency"}
+
+
+def test_profile_fields_are_off_by_default(squeezely: Vendor[Any], order: RecordMaker) -> None:
+    customer = {
+        "email": "a@x.io",
+        "first_name": "Ana",
+        "last_name": "Jansen",
+        "phone": "+31612345678",
+        "city": "Utrecht",
+        "country": "NL",
+    }
+    purchase = _purchase(squeezely, order(customer=customer))
+    assert set(purchase) == {"event", "email", "orderid", "products", "currency"}
 
 
 @pytest.mark.parametrize(("language", "expected"), [("de", {"language": "de"}), (None, {})])
@@ -58,13 +73,40 @@ def test_products_carry_the_language_when_set(
     ]
 
 
-def test_attributes_become_custom_fields(squeezely: Vendor[Any], order: RecordMaker) -> None:
-    record = order(attributes={"province": "Utrecht", "custom_tier": "gold"})
+def test_attributes_are_not_sent_by_default(squeezely: Vendor[Any], order: RecordMaker) -> None:
+    record = order(attributes={"province": "Utrecht", "custom_tier": "gold", "margin": "0.4"})
+    purchase = _purchase(squeezely, record)
+    assert set(purchase) == {"event", "email", "orderid", "products", "currency"}
+
+
+def test_only_allowlisted_attributes_become_custom_fields(
+    vendor: Callable[..., Vendor[Any]], order: RecordMaker
+) -> None:
+    # The document's example: "in the case of the custom data field custom_province,
+    # custom_province must be sent along".
+    squeezely = vendor("squeezely", custom_fields={"province": "custom_province"})
+    record = order(attributes={"province": "Utrecht", "margin": "0.4"})
     purchase = _purchase(squeezely, record)
     assert purchase["custom_province"] == "Utrecht"
-    assert purchase["custom_tier"] == "gold"
-    assert "province" not in purchase
-    assert "custom_custom_tier" not in purchase
+    assert set(purchase) == {"event", "email", "orderid", "products", "currency", "custom_province"}
+
+
+def test_allowlisted_attribute_missing_from_the_order_is_left_out(
+    vendor: Callable[..., Vendor[Any]], order: RecordMaker
+) -> None:
+    squeezely = vendor("squeezely", custom_fields={"province": "custom_province"})
+    assert "custom_province" not in _purchase(squeezely, order(attributes={}))
+
+
+@pytest.mark.parametrize(
+    "custom_fields",
+    [{"province": "province"}, {"province": "custom_"}, {"a": "custom_x", "b": "custom_x"}],
+)
+def test_custom_field_names_must_be_squeezely_custom_fields(
+    vendor: Callable[..., Vendor[Any]], custom_fields: dict[str, str]
+) -> None:
+    with pytest.raises(ValidationError):
+        vendor("squeezely", custom_fields=custom_fields)
 
 
 @pytest.mark.parametrize("email", [None, "", " "])
@@ -101,11 +143,31 @@ def test_request_authenticates_with_account_and_key_headers(squeezely: Vendor[An
     assert orjson.loads(request.body) == {"events": [{"n": 1}, {"n": 2}]}
 
 
-@pytest.mark.parametrize(
-    "body", [b'{"success": true, "ok": 2, "nok": 0, "errors": []}', b"", b'{"success": true}']
-)
-def test_successful_reply_accepts_every_event(squeezely: Vendor[Any], body: bytes) -> None:
+def test_reply_counting_every_event_stored_accepts_all(squeezely: Vendor[Any]) -> None:
+    body = b'{"success": true, "ok": 2, "nok": 0, "errors": []}'
     assert squeezely.read_reply(body, [{}, {}]) == [ACCEPTED, ACCEPTED]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(
+            b'{"success": true, "ok": 1, "nok": 1, "errors": []}', id="nok-without-errors"
+        ),
+        pytest.param(b'{"success": true, "ok": 1, "nok": 0, "errors": []}', id="one-unaccounted"),
+        pytest.param(b'{"success": true, "ok": 3, "nok": 0, "errors": []}', id="more-than-sent"),
+        pytest.param(b'{"success": true}', id="no-counts"),
+        pytest.param(b'{"success": true, "ok": "2", "nok": 0}', id="count-not-a-number"),
+        pytest.param(b'{"success": true, "ok": true, "nok": 0}', id="count-boolean"),
+        pytest.param(b"", id="empty-body"),
+        pytest.param(b"OK", id="not-json"),
+    ],
+)
+def test_reply_not_accounting_for_every_event_refuses_the_request(
+    squeezely: Vendor[Any], body: bytes
+) -> None:
+    with pytest.raises(RejectedDeliveryError):
+        squeezely.read_reply(body, [{}, {}])
 
 
 @pytest.mark.parametrize(
@@ -114,6 +176,7 @@ def test_successful_reply_accepts_every_event(squeezely: Vendor[Any], body: byte
         b'{"success": false, "errors": ["event 1: email is not an address"]}',
         b'{"success": false}',
         b'{"errors": ["event 0: products must not be empty"]}',
+        b'{"success": true, "ok": 2, "nok": 0, "errors": ["event 1: unknown product"]}',
     ],
 )
 def test_refusing_reply_refuses_the_request(squeezely: Vendor[Any], body: bytes) -> None:

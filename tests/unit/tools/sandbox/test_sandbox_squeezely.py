@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bridge.tools.sandbox import Sandbox, SandboxCredentials
+from bridge.tools.sandbox import squeezely as standin
+from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
     from conftest import Send
@@ -14,6 +17,7 @@ if TYPE_CHECKING:
 CREDS = SandboxCredentials()
 AUTH = {"X-AUTH-ACCOUNT": CREDS.squeezely_account_id, "X-AUTH-APIKEY": CREDS.squeezely_api_key}
 PATH = "/squeezely/v1/track"
+DOCS = Path(__file__).resolve().parents[4].parent / "shared" / "vendor-docs"
 
 
 def purchase(**changes: Any) -> dict[str, Any]:
@@ -130,3 +134,24 @@ async def test_body_without_events_is_400(send: Send, raw: bytes) -> None:
     assert reply.status == 400
     assert reply.json["success"] is False
     assert len(reply.json["errors"]) == 1
+
+
+@pytest.mark.parametrize("field", ["firstname", "lastname", "phone", "city", "country"])
+async def test_fields_the_documents_do_not_name_are_refused(send: Send, field: str) -> None:
+    # Sandbox-only strictness: neither document names these fields (nor does the README).
+    reply = await send(PATH, {"events": [purchase(**{field: "x"})]}, headers=AUTH)
+    assert reply.status == 400
+    assert reply.json["errors"] == [
+        f"event 0: unknown field {field} (field names are case-sensitive; "
+        "extra fields must start with custom_)"
+    ]
+
+
+def test_every_rule_cites_the_document_line_it_enforces() -> None:
+    document = DOCS / standin.DOCUMENT
+    if not document.exists():
+        pytest.skip(f"vendor documents not found at {DOCS}")
+    readme = (DOCS / standin.README).read_text(encoding="utf-8")
+    text = document.read_text(encoding="utf-8")
+    assert miscited(standin.RULES, text, {standin.README: readme}) == []
+    assert any(rule.sandbox_only for rule in standin.RULES)
