@@ -17,6 +17,7 @@ import asyncio
 import logging
 import math
 import random
+import re
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +38,9 @@ log = logging.getLogger("bridge.tools.sandbox")
 # benchmark) can keep them quiet while `bridge sandbox` shows them.
 request_log = logging.getLogger("bridge.tools.sandbox.requests")
 
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-auth-apikey", "cookie"})
+# Headers masked in what the inspection endpoints show, by name, whatever the vendor: e.g.
+# Authorization, X-AUTH-APIKEY, X-Api-Key, Cookie (but not X-AUTH-ACCOUNT).
+SECRET_HEADER = re.compile(r"authorization|cookie|key|token|secret|password|signature", re.I)
 MASK = "***"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -151,7 +154,7 @@ def _fault(api: VendorApi, status: int, why: str) -> Outcome:
 def _visible_headers(request: web.Request) -> dict[str, str]:
     # str(): aiohttp's header names are a str subclass, which orjson refuses as keys.
     return {
-        str(name): MASK if name.lower() in SECRET_HEADERS else value
+        str(name): MASK if SECRET_HEADER.search(name) else value
         for name, value in request.headers.items()
     }
 

@@ -62,6 +62,15 @@ async def test_secret_headers_are_masked(send: Send, sandbox: Sandbox) -> None:
     assert CREDS.squeezely_api_key not in str(over_http)
 
 
+async def test_headers_named_like_secrets_are_masked_for_any_vendor(
+    send: Send, sandbox: Sandbox
+) -> None:
+    headers = {"X-Api-Key": "k1", "X-Session-Token": "t1", "Cookie": "c=1", "X-Trace": "r1"}
+    await send(QL_PATH, [GOOD], headers=headers)
+    shown = sandbox.received("quicklizard")[-1]["headers"]
+    assert [shown[name] for name in headers] == ["***", "***", "***", "r1"]
+
+
 async def test_stats_count_requests_and_items(send: Send) -> None:
     await send(QL_PATH, [GOOD, GOOD, BAD])
     await send(QL_PATH, [dict(GOOD, client_key="x")])
