@@ -1,7 +1,8 @@
 """The vendor registry: every module of this package defining a `Vendor` subclass.
 
 Adding a vendor is adding a module here (and a config block under ``vendors:``); nothing lists
-the vendors by hand.
+the vendors by hand. Its sandbox stand-in is found by the sandbox's own registry, and
+`bridge.tools.sandbox_settings` joins the two; docs/contributing.md has the steps.
 """
 
 from __future__ import annotations
