@@ -26,6 +26,8 @@ SANDBOX_SETTINGS: dict[str, dict[str, str]] = {
     name: dict(settings.values) for name, settings in sandbox_settings().items()
 }
 """Each vendor's settings for the sandbox's default credentials (secrets in plain text)."""
+SECRET_FIELDS = frozenset(field for s in sandbox_settings().values() for field in s.secrets)
+"""Setting names that are a secret for some vendor; `vendor_block` writes them as files."""
 
 
 def unique(prefix: str) -> str:
