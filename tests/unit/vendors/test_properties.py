@@ -203,7 +203,7 @@ def test_quicklizard_delivers_exactly_what_the_reply_counts_as_processed(
     # and no reply makes read_reply raise (a raise would re-send the batch).
     ql = vendor("quicklizard")
     items = [{"product_id": pid, "price": 1.0, "event": "view"} for pid in batch]
-    listed = st.lists(st.sampled_from(items + [{"product_id": "x"}]), max_size=10)
+    listed = st.lists(st.sampled_from([*items, {"product_id": "x"}]), max_size=10)
     processed, failed = data.draw(listed), data.draw(listed)
     errors = data.draw(
         st.lists(st.fixed_dictionaries({"index": st.integers(-1, 9), "error": st.just("e")}))

@@ -5,7 +5,6 @@ from typing import Any
 
 import orjson
 import pytest
-
 from pydantic import ValidationError
 
 from bridge.errors import MappingError
