@@ -10,6 +10,14 @@ is sent as a param; ``keyValue`` is the highest-priority one; none: ``missing_lo
 Locator params are listed lowest priority first, as in the document's examples (``phone``
 before ``email``).
 
+``phone`` is sent "in the international format", as the document asks: normalised with
+``phonenumbers`` to E.164 (``+380501234567``; ``phone_format: digits`` drops the ``+``, as
+the document's example ``380501234567`` is written). A number without a country code is read
+in the customer's ``country`` (an ISO 3166 alpha-2 code), else in ``phone_default_region``;
+bare digits that are no valid national number are then read as international digits, as the
+document writes them. A phone that cannot be read as a valid number is not used as a locator
+at all.
+
 Param values are typed as the document types them: the top-level values are strings (locators,
 ``currencyCode``, ``externalOrderId``), and structured values (``product``,
 ``purchasedItems``) are JSON *strings* whose inner numbers are numbers (``price`` a double,
@@ -20,6 +28,8 @@ everywhere; the document does not cover purchases).
   (``isInStock`` only when ``in_stock`` is known), ``currencyCode`` when set.
 - order -> ``order_event_type_key`` (default ``purchasedItems``): ``externalOrderId``,
   ``totalCost``, ``currencyCode``, ``purchasedItems`` = ``[{"productId", "price", "quantity"}]``.
+  The document has no purchase event; of an unknown key it says "If no such event type exists
+  with such a key, a new one is created", so a misspelt key silently makes a new event type.
 
 Reply: any 2xx accepts, unless its JSON body carries ``error`` or ``errors``.
 """
@@ -28,10 +38,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
-from pydantic import Field
+import phonenumbers
+from pydantic import Field, field_validator
 
 from bridge.errors import MappingError
 from bridge.events import Event, EventType
@@ -55,6 +66,21 @@ class ESputnikSettings(VendorSettings):
     user: str = Field(default="bridge", min_length=1)
     """The Basic user name: eSputnik ignores it."""
     order_event_type_key: str = Field(default="purchasedItems", min_length=1)
+    phone_format: Literal["e164", "digits"] = "e164"
+    """``e164``: ``+380501234567``; ``digits``: ``380501234567``, as the document's example."""
+    phone_default_region: str | None = None
+    """Region (e.g. ``NL``) for numbers without a country code when ``customer.country`` is
+    not a region code; None: such numbers are not sent."""
+
+    @field_validator("phone_default_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be an ISO 3166 alpha-2 region code, e.g. NL")
+        return region
 
 
 class ESputnik(Vendor[ESputnikSettings]):
@@ -71,7 +97,8 @@ class ESputnik(Vendor[ESputnikSettings]):
             if event["in_stock"] is not None:
                 product["isInStock"] = int(event["in_stock"])
             currency = omit_absent({"currencyCode": event["currency"]})
-            return [_event("productViewed", event, {"product": _json_text(product), **currency})]
+            params = {"product": _json_text(product), **currency}
+            return [self._event("productViewed", event, params)]
         if event_type is EventType.ORDER:
             lines = [
                 {
@@ -87,7 +114,7 @@ class ESputnik(Vendor[ESputnikSettings]):
                 "currencyCode": event["currency"],
                 "purchasedItems": _json_text(lines),
             }
-            return [_event(self.settings.order_event_type_key, event, params)]
+            return [self._event(self.settings.order_event_type_key, event, params)]
         raise unsupported_event_type(event_type)
 
     def build_request(self, items: Sequence[Item]) -> HttpRequest:
@@ -104,25 +131,48 @@ class ESputnik(Vendor[ESputnikSettings]):
     def read_reply(self, body: bytes, items: Sequence[Item]) -> list[ItemResult]:
         return accept_unless_refused(body, items)
 
-
-def _event(event_type_key: str, event: Event, params: Mapping[str, Any]) -> Item:
-    customer = event["customer"] or {}
-    locators = omit_absent(
-        {
-            "contactId": event["vendor_ids"].get("esputnik"),
-            "externalCustomerId": customer.get("customer_id"),
-            "email": customer.get("email"),
-            "phone": customer.get("phone"),
+    def _event(self, event_type_key: str, event: Event, params: Mapping[str, Any]) -> Item:
+        customer = event["customer"] or {}
+        locators = omit_absent(
+            {
+                "contactId": event["vendor_ids"].get("esputnik"),
+                "externalCustomerId": customer.get("customer_id"),
+                "email": customer.get("email"),
+                "phone": self._phone(customer.get("phone"), customer.get("country")),
+            }
+        )
+        if not locators:
+            raise MappingError("missing_locator")
+        named = {**dict(reversed(locators.items())), **params}
+        return {
+            "eventTypeKey": event_type_key,
+            "keyValue": next(iter(locators.values())),
+            "params": [{"name": name, "value": value} for name, value in named.items()],
         }
-    )
-    if not locators:
-        raise MappingError("missing_locator")
-    named = {**dict(reversed(locators.items())), **params}
-    return {
-        "eventTypeKey": event_type_key,
-        "keyValue": next(iter(locators.values())),
-        "params": [{"name": name, "value": value} for name, value in named.items()],
-    }
+
+    def _phone(self, raw: str | None, country: str | None) -> str | None:
+        """`raw` in the international format, or None if it is not a valid phone number."""
+        if raw is None or not raw.strip():
+            return None
+        region = _region(country) or self.settings.phone_default_region
+        text = raw.strip()
+        # Bare digits not starting with a trunk 0 may be the international format as the
+        # document writes it ("380501234567"): tried after the national reading fails.
+        readings = [text, "+" + text] if text.isdigit() and text[0] != "0" else [text]
+        for reading in readings:
+            try:
+                number = phonenumbers.parse(reading, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                return e164 if self.settings.phone_format == "e164" else e164.lstrip("+")
+        return None
+
+
+def _region(country: str | None) -> str | None:
+    code = country.strip().upper() if isinstance(country, str) else ""
+    return code if code in phonenumbers.SUPPORTED_REGIONS else None
 
 
 def _json_text(value: Any) -> str:

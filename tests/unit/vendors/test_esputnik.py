@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from bridge.errors import MappingError, RejectedDeliveryError
 from bridge.events import EventType
@@ -30,7 +31,7 @@ def _params(item: dict[str, Any]) -> dict[str, Any]:
         ({"esputnik": "77"}, {"customer_id": "c", "email": "e@x.io", "phone": "1"}, "77"),
         ({}, {"customer_id": "c", "email": "e@x.io", "phone": "1"}, "c"),
         ({}, {"email": "e@x.io", "phone": "1"}, "e@x.io"),
-        ({}, {"phone": "1"}, "1"),
+        ({}, {"phone": "+380501234567"}, "+380501234567"),
     ],
 )
 def test_key_value_is_the_highest_priority_locator(
@@ -47,7 +48,7 @@ def test_key_value_is_the_highest_priority_locator(
 def test_every_locator_is_a_param(esputnik: Vendor[Any], order: RecordMaker) -> None:
     record = order(
         vendor_ids={"esputnik": "77"},
-        customer={"customer_id": "c", "email": "e@x.io", "phone": "1"},
+        customer={"customer_id": "c", "email": "e@x.io", "phone": "+380501234567"},
     )
     (item,) = esputnik.map(EventType.ORDER, record)
     names = [param["name"] for param in item["params"]]
@@ -56,7 +57,7 @@ def test_every_locator_is_a_param(esputnik: Vendor[Any], order: RecordMaker) -> 
         "contactId": "77",
         "externalCustomerId": "c",
         "email": "e@x.io",
-        "phone": "1",
+        "phone": "+380501234567",
     }.items() <= (_params(item).items())
 
 
@@ -68,6 +69,76 @@ def test_record_without_any_locator_is_skipped(
     with pytest.raises(MappingError) as caught:
         esputnik.map(event_type, record)
     assert caught.value.reason == "missing_locator"
+
+
+@pytest.mark.parametrize(
+    ("phone", "country", "sent"),
+    [
+        pytest.param("380501234567", None, "+380501234567", id="document-example-digits"),
+        pytest.param("+380 50 123 45 67", None, "+380501234567", id="spaced-international"),
+        pytest.param("050 123 45 67", "UA", "+380501234567", id="national-in-country"),
+        pytest.param("06-12345678", "nl", "+31612345678", id="national-lower-case-country"),
+        pytest.param("0031 6 12345678", "NL", "+31612345678", id="international-prefix-00"),
+    ],
+)
+def test_phone_is_sent_in_e164(
+    esputnik: Vendor[Any], order: RecordMaker, phone: str, country: str | None, sent: str
+) -> None:
+    (item,) = esputnik.map(EventType.ORDER, order(customer={"phone": phone, "country": country}))
+    assert _params(item)["phone"] == sent
+    assert item["keyValue"] == sent
+
+
+def test_phone_format_digits_writes_the_document_example_form(
+    vendor: VendorMaker, order: RecordMaker
+) -> None:
+    # The document's pageViewed example: {"name": "phone", "value": "380501234567"}.
+    esputnik = vendor("esputnik", phone_format="digits")
+    (item,) = esputnik.map(EventType.ORDER, order(customer={"phone": "+380501234567"}))
+    assert _params(item)["phone"] == "380501234567"
+
+
+@pytest.mark.parametrize(
+    ("phone", "country"),
+    [
+        pytest.param("411786452", None, id="document-example-no-valid-reading"),
+        pytest.param("0612345678", None, id="national-without-country"),
+        pytest.param("0612345678", "Netherlands", id="country-not-a-code"),
+        pytest.param("12", "NL", id="too-short"),
+        pytest.param("call me", "NL", id="not-a-number"),
+    ],
+)
+def test_phone_that_cannot_be_normalised_is_not_a_locator(
+    esputnik: Vendor[Any], order: RecordMaker, phone: str, country: str | None
+) -> None:
+    with_email = order(customer={"phone": phone, "country": country, "email": "e@x.io"})
+    (item,) = esputnik.map(EventType.ORDER, with_email)
+    assert "phone" not in _params(item)
+    assert item["keyValue"] == "e@x.io"
+    with pytest.raises(MappingError) as caught:
+        esputnik.map(EventType.ORDER, order(customer={"phone": phone, "country": country}))
+    assert caught.value.reason == "missing_locator"
+
+
+def test_default_region_reads_national_numbers_without_a_country_code(
+    vendor: VendorMaker, order: RecordMaker
+) -> None:
+    esputnik = vendor("esputnik", phone_default_region="nl")
+    for country in (None, "Netherlands"):
+        record = order(customer={"phone": "0612345678", "country": country})
+        (item,) = esputnik.map(EventType.ORDER, record)
+        assert _params(item)["phone"] == "+31612345678"
+    # The customer's own country code wins over the default region.
+    (item,) = esputnik.map(
+        EventType.ORDER, order(customer={"phone": "050 123 45 67", "country": "UA"})
+    )
+    assert _params(item)["phone"] == "+380501234567"
+
+
+@pytest.mark.parametrize("settings", [{"phone_default_region": "XX"}, {"phone_format": "plus"}])
+def test_invalid_phone_settings_are_refused(vendor: VendorMaker, settings: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        vendor("esputnik", **settings)
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
 
 from bridge.tools.sandbox import Sandbox, SandboxCredentials
+from bridge.tools.sandbox import esputnik as standin
+from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
     from conftest import Send
@@ -21,6 +24,7 @@ def basic(user: str, password: str) -> str:
 KEY = SandboxCredentials().esputnik_api_key
 AUTH = {"Authorization": basic("any-user-name", KEY)}
 PATH = "/esputnik/api/v2/event"
+DOCS = Path(__file__).resolve().parents[4].parent / "shared" / "vendor-docs"
 
 
 def param(name: str, value: Any) -> dict[str, Any]:
@@ -237,12 +241,49 @@ async def test_new_event_type_takes_arbitrary_params(send: Send) -> None:
     assert (await send(PATH, body, headers=AUTH)).status == 200
 
 
-@pytest.mark.parametrize("name", ["purchasedItems", "products"])
-async def test_item_lists_of_other_events_are_checked(send: Send, name: str) -> None:
-    body = event("orderCompleted", param(name, [{"productId": "A", "price": "10", "quantity": 1}]))
+@pytest.mark.parametrize("name", ["purchasedItems", "products", "currencyCode"])
+async def test_params_of_other_events_are_arbitrary(send: Send, name: str) -> None:
+    # "The parameter keys are arbitrary": nothing of an undocumented event's params is checked.
+    body = event("orderCompleted", param(name, "anything at all"))
+    assert (await send(PATH, body, headers=AUTH)).status == 200
+
+
+@pytest.mark.parametrize("phone", ["380501234567", "+380501234567", "73456712", "411786452"])
+async def test_phone_in_the_international_format_is_accepted(send: Send, phone: str) -> None:
+    body = event("orderCompleted", param("phone", phone), key=None)
+    assert (await send(PATH, body, headers=AUTH)).status == 200
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["0501234567", "+380 50 123 45 67", "380-50-123-45-67", "(050) 1234567", "12345", "phone"],
+)
+@pytest.mark.parametrize("event_type", ["orderCompleted", "productViewed", "pageViewed"])
+async def test_phone_not_in_the_international_format_is_400(
+    send: Send, phone: str, event_type: str
+) -> None:
+    body = event(event_type, param("phone", phone), key=None)
     reply = await send(PATH, body, headers=AUTH)
     assert reply.status == 400
-    assert reply.json == {"error": f"{name}[0].price must be a number, got string"}
+    assert (
+        "param.phone must be a phone number in the international format, digits with the "
+        "country code such as 380501234567"
+    ) in reply.json["error"]
+
+
+async def test_phone_must_be_a_string(send: Send) -> None:
+    reply = await send(PATH, event("orderCompleted", param("phone", 380501234567)), headers=AUTH)
+    assert reply.json == {"error": "param.phone must be a string, got number"}
+
+
+def test_every_rule_cites_the_document_line_it_enforces() -> None:
+    document = DOCS / standin.DOCUMENT
+    if not document.exists():
+        pytest.skip(f"vendor documents not found at {DOCS}")
+    readme = (DOCS / standin.README).read_text(encoding="utf-8")
+    text = document.read_text(encoding="utf-8")
+    assert miscited(standin.RULES, text, {standin.README: readme}) == []
+    assert any(rule.sandbox_only for rule in standin.RULES)
 
 
 async def test_cart_updated_needs_recycle_state_id(send: Send) -> None:
