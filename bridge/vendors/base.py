@@ -71,6 +71,9 @@ class Vendor(ABC, Generic[SettingsT]):
     """True when one request carries many items."""
     default_base_url: ClassVar[str]
     settings_model: ClassVar[type[VendorSettings]]
+    accepted_statuses: ClassVar[frozenset[int]] = frozenset(range(200, 300))
+    """The statuses whose body `read_reply` reads; any other 2xx is an error of the request
+    (a vendor whose document says so, e.g. "Any status code other than 200 indicates an error")."""
 
     def __init__(self, settings: SettingsT, base_url: str) -> None:
         self.settings = settings

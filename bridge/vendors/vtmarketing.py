@@ -9,20 +9,27 @@ Mapping (orders only):
 - ``event.confirmation.generic``: ``orderId``, ``total`` (including shipping, as in our
   schema), ``status``, ``coupons`` (omitted when empty), ``phone`` (``customer.phone``: our
   schema has no separate order phone), ``currency``, ``total_shipping`` (``shipping_total``).
+- ``currency``: "Format is 3 letter ISO code": upper-cased (``eur`` -> ``EUR``); anything
+  else that is not three letters skips the order (``invalid_currency``) rather than sending a
+  value VTmarketing cannot read.
 - ``event.confirmation.items``: ``{"id", "quantity"}`` per line; omitted when the order has
   none (the document calls the list optional).
 
 Authentication: ``Authorization: <api key>``, the key itself with no scheme.
 
-Reply: the document answers errors with a non-200 status; a 2xx whose JSON body still
-carries ``errors`` refuses the request.
+Reply: "Any status code other than 200 indicates an error occurred", so ``accepted_statuses``
+is ``{200}``: the delivery client treats another 2xx as a refusal of the request (the event
+goes to the dead letters, not sent again, since VTmarketing may have stored it). A 200 whose
+JSON body still carries ``errors`` refuses the request too.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import ClassVar
 
+from bridge.errors import MappingError
 from bridge.events import Event, EventType
 from bridge.secrets import Secret
 from bridge.vendors.base import (
@@ -39,6 +46,8 @@ from bridge.vendors.base import (
     unsupported_event_type,
 )
 
+_ISO_CURRENCY = re.compile(r"[A-Z]{3}")
+
 
 class VTmarketingSettings(VendorSettings):
     api_key: Secret
@@ -51,6 +60,7 @@ class VTmarketing(Vendor[VTmarketingSettings]):
     batches: ClassVar[bool] = False
     default_base_url: ClassVar[str] = "https://api.vtcdn.net"
     settings_model: ClassVar[type[VendorSettings]] = VTmarketingSettings
+    accepted_statuses: ClassVar[frozenset[int]] = frozenset({200})
 
     def map(self, event_type: EventType, event: Event) -> list[Item]:
         if event_type is not EventType.ORDER:
@@ -76,7 +86,7 @@ class VTmarketing(Vendor[VTmarketingSettings]):
                     "status": event["status"],
                     "coupons": event["coupons"],
                     "phone": customer["phone"],
-                    "currency": event["currency"],
+                    "currency": _currency(event["currency"]),
                     "total_shipping": money(event["shipping_total"]),
                 }
             ),
@@ -96,3 +106,11 @@ class VTmarketing(Vendor[VTmarketingSettings]):
 
     def read_reply(self, body: bytes, items: Sequence[Item]) -> list[ItemResult]:
         return accept_unless_refused(body, items)
+
+
+def _currency(value: str) -> str:
+    """The order's currency as the document's "3 letter ISO code", else `invalid_currency`."""
+    code = value.strip().upper()
+    if _ISO_CURRENCY.fullmatch(code) is None:
+        raise MappingError("invalid_currency", "currency is not a 3-letter ISO code")
+    return code

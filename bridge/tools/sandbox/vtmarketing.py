@@ -6,7 +6,8 @@ From the document: ``user.email`` is required, ``tel``/``firstname``/``lastname`
 ``city`` are optional strings; ``event`` has the single key ``confirmation``, whose ``generic``
 object needs ``orderId`` (string) and ``total`` (float) and may have ``coupons`` (strings),
 ``currency`` (3-letter ISO code), ``total_shipping`` (float), ``phone``; ``items`` is an
-optional list of ``{"id", "quantity"}``. Field names are case-sensitive. Success is 200 with
+optional list of ``{"id", "quantity"}``. Field names are case-sensitive. The request carries
+``Content-Type: application/json`` (a request without it is a 415). Success is 200 with
 ``{"results": {"message": "Event created", ...}}``, failure
 ``{"errors": [{"message": ..., "description": ...}]}``.
 
@@ -21,6 +22,8 @@ Sandbox choices where the document is silent (or contradicts itself):
 - The key goes in ``Authorization`` as is; ``Bearer <key>`` is a 401 (with a hint saying so).
 - One order per request: a JSON array is a 400. All problems of a payload are reported, one
   entry each in ``errors``.
+- The Content-Type may carry parameters (``application/json; charset=utf-8``); the status
+  415 for another one is the sandbox's (the document names no status but 200).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .checks import Check, json_type
+from .checks import Check, cite, is_json_content_type, json_type, sandbox_only
 from .exchange import (
     Credential,
     Credentials,
@@ -42,6 +45,33 @@ from .exchange import (
 )
 
 USER_OPTIONAL = ("tel", "firstname", "lastname", "country", "city")
+DOCUMENT = "vtmarketing-server-side.txt"
+RULES = (
+    cite("endpoint", 21, "https://api.vtcdn.net/v1/event/"),
+    cite("post", 22, "POST"),
+    cite("authorization", 23, "Authorization: api_key"),
+    cite("content_type", 24, "Content-Type: application/json"),
+    cite("case_sensitive", 17, "parameters and field names are case-sensitive"),
+    cite("user_and_event", 34, "It has 2 mandatory parameters: user and event"),
+    cite("email", 61, "emailUser email address[string]"),
+    cite("confirmation", 70, "It has a single key: “confirmation”"),
+    cite("generic", 73, "genericObject with extra information for the event[object]required"),
+    cite("order_id", 74, "generic.orderIdUnique order ID[string] knssf22required"),
+    cite("total", 75, "generic.totalTotal value of the purchase, including shipping. [float]"),
+    cite("coupons", 76, "generic.couponsList of coupon codes used, as strings"),
+    cite("currency", 77, "generic.currencyCurrency. Format is 3 letter ISO code"),
+    cite("total_shipping", 78, "generic.total_shippingTotal value paid for shipping[float]"),
+    cite("items", 80, "itemsList of items that were purchased and their quantity."),
+    cite("success", 93, "The server responds with 200 status code if data was successfully"),
+    cite("errors", 102, "Any status code other than 200 indicates an error occurred."),
+    cite("missing_event", 107, "Missing event information"),
+    sandbox_only("order_id_required", "required, though a note says a missing one is no error"),
+    sandbox_only("unknown_field", "fields the document does not name, and null, are a 400"),
+    sandbox_only("non_empty", "strings must not be empty; email must look like an address"),
+    sandbox_only("bearer", "Bearer <key> is a 401 with a hint"),
+    sandbox_only("one_order", "a JSON array is a 400"),
+    sandbox_only("content_type_status", "another Content-Type is answered 415"),
+)
 GENERIC_FIELDS = (
     "orderId",
     "total",
@@ -136,6 +166,9 @@ def handle(incoming: Incoming, credentials: Credentials, rng: random.Random) -> 
     if problem is not None:
         reply = {"errors": [_entry("Unauthorized", problem)]}
         return Outcome(status=401, reply=reply, error=problem)
+    # Rules content_type, content_type_status.
+    if not is_json_content_type(incoming.headers.get("Content-Type")):
+        return refused(error_reply, 415, "Content-Type must be application/json")
     if not incoming.json_ok:
         return refused(error_reply, 400, f"body is not valid JSON: {incoming.json_error}")
     entries = validate_order(incoming.body)

@@ -124,3 +124,37 @@ def test_reply_without_errors_accepts(vt: Vendor[Any], body: bytes) -> None:
 def test_document_error_body_refuses_the_request(vt: Vendor[Any]) -> None:
     with pytest.raises(RejectedDeliveryError, match="Missing event information"):
         vt.read_reply(DOCUMENT_ERROR, [{}])
+
+
+@pytest.mark.parametrize(("currency", "sent"), [("RON", "RON"), ("eur", "EUR"), (" usd ", "USD")])
+def test_currency_is_sent_as_an_upper_case_iso_code(
+    vt: Vendor[Any], order: RecordMaker, currency: str, sent: str
+) -> None:
+    # "generic.currency ... Format is 3 letter ISO code: "USD", "EUR", "RON""
+    assert (
+        _body(vt, order(currency=currency))["event"]["confirmation"]["generic"]["currency"] == sent
+    )
+
+
+@pytest.mark.parametrize("currency", ["", "€", "EURO", "E1R", "US"])
+def test_order_whose_currency_is_no_iso_code_is_skipped(
+    vt: Vendor[Any], order: RecordMaker, currency: str
+) -> None:
+    with pytest.raises(MappingError) as caught:
+        vt.map(EventType.ORDER, order(currency=currency))
+    assert caught.value.reason == "invalid_currency"
+
+
+def test_only_200_is_success() -> None:
+    # "Any status code other than 200 indicates an error occurred."
+    from bridge.vendors.vtmarketing import VTmarketing
+
+    assert VTmarketing.accepted_statuses == frozenset({200})
+
+
+def test_other_vendors_take_any_2xx() -> None:
+    from bridge.vendors import vendor_classes
+
+    others = {name: cls.accepted_statuses for name, cls in vendor_classes().items()}
+    del others["vtmarketing"]
+    assert set(others.values()) == {frozenset(range(200, 300))}

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bridge.tools.sandbox import Sandbox, SandboxCredentials
+from bridge.tools.sandbox import vtmarketing as standin
+from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
     from conftest import Send
 
 AUTH = {"Authorization": SandboxCredentials().vtmarketing_api_key}
 PATH = "/vtmarketing/v1/event/"
+DOCS = Path(__file__).resolve().parents[4].parent / "shared" / "vendor-docs"
 SUCCESS = {
     "results": {"message": "Event created", "email": "Event was created for the specified user"}
 }
@@ -192,3 +196,30 @@ async def test_invalid_json_is_400(send: Send) -> None:
     [entry] = reply.json["errors"]
     assert entry["message"] == "Bad Request"
     assert entry["description"].startswith("body is not valid JSON")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
+async def test_json_content_type_is_accepted(send: Send, content_type: str) -> None:
+    reply = await send(PATH, order(), headers={**AUTH, "Content-Type": content_type})
+    assert reply.status == 200
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]
+)
+async def test_request_without_json_content_type_is_415(
+    send: Send, sandbox: Sandbox, content_type: str
+) -> None:
+    # "HeadersContent-Type: application/json"
+    reply = await send(PATH, order(), headers={**AUTH, "Content-Type": content_type})
+    assert reply.status == 415
+    assert descriptions(reply.json) == ["Content-Type must be application/json"]
+    assert sandbox.received("vtmarketing")[-1]["accepted"] == []
+
+
+def test_every_rule_cites_the_document_line_it_enforces() -> None:
+    document = DOCS / standin.DOCUMENT
+    if not document.exists():
+        pytest.skip(f"vendor documents not found at {DOCS}")
+    assert miscited(standin.RULES, document.read_text(encoding="utf-8")) == []
+    assert any(rule.sandbox_only for rule in standin.RULES)
