@@ -22,6 +22,8 @@ Sandbox choices where the document is silent (or contradicts itself):
   may hold only ``events``. An unknown trackingId is 404 ``{"status": 404, "message":
   "Not Found"}``; a body that is not ``{"events": [...]}`` is 400. An empty list is fine.
 - ``eventId`` is random (from the sandbox's seeded generator), shaped like the example's.
+- The document sends "Content-Type: application/json"; another Content-Type is answered 415
+  ``{"status": 415, "message": ...}`` (the status is the sandbox's).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import random
 import re
 from typing import Any
 
-from .checks import Check, json_type
+from .checks import Check, cite, is_json_content_type, json_type, sandbox_only
 from .exchange import Credential, Credentials, Incoming, Outcome, VendorApi, refused, rejection
 
 TRANSACTION_AMOUNT_FIELD: dict[str, str] = {
@@ -42,6 +44,32 @@ TRANSACTION_AMOUNT_FIELD: dict[str, str] = {
     "fiBasketTransactionSummary": "basket",
 }
 OTHER_TYPES = frozenset({"ecView"})
+DOCUMENT = "qubit-offline-conversions.txt"
+RULES = (
+    cite("post", 3, "Called via a POST request:"),
+    cite("endpoint", 4, "https://offline-conversions.qubit.com/events/:trackingId"),
+    cite("content_type", 10, "Content-Type: application/json"),
+    cite("events", 35, "any number of QProtocol events in a Jolt style JSON wrapper"),
+    cite("context_id", 37, "the Qubit visitor cookie id"),
+    cite("meta_type", 38, "type of event, needs to conform to vertical and schema requirements"),
+    cite("meta_ts", 43, "the timestamp the event was generated"),
+    cite("meta_url", 44, "optionally, the url on which the event was generated"),
+    cite("meta_source", 45, "a way to flag the event producer"),
+    cite("transaction_id", 48, "unique identifier for the transaction is required"),
+    cite("total", 49, "both value and currency fields are required"),
+    cite("vertical_table", 52, "eCommerce | ecBasketTransactionSummary | basket.total"),
+    cite("company_prefix", 41, "someco.trPackageTransactionSummary"),
+    cite("result_per_event", 73, "A result object for each event sent/ingested:"),
+    cite("source_warning", 80, "'Missing meta.source'"),
+    cite("failed_status", 83, "'status': 'failed'"),
+    cite("success_status", 87, "Successfully ingested events will have status success"),
+    cite("upstream_error", 90, "A status message in the event of an unexpected error."),
+    sandbox_only("known_types", "types outside the table (and ecView) fail, to catch typos"),
+    sandbox_only("ts_millis", "meta.ts is epoch milliseconds: 10^11 <= ts < 10^14"),
+    sandbox_only("currency_shape", "a currency is 3 capital letters"),
+    sandbox_only("envelope", "only events beside events; not {events: [...]} is a 400"),
+    sandbox_only("content_type_status", "another Content-Type is answered 415"),
+)
 MIN_TS_MS = 10**11
 MAX_TS_MS = 10**14
 _TYPE = re.compile(r"(?:[A-Za-z0-9_-]+\.)?(?P<name>[A-Za-z]+)")
@@ -115,6 +143,9 @@ def new_event_id(rng: random.Random) -> str:
 def handle(incoming: Incoming, credentials: Credentials, rng: random.Random) -> Outcome:
     if incoming.path_params.get("trackingId") != credentials.qubit_tracking_id:
         return Outcome(status=404, reply=error_reply(404, "Not Found"), error="unknown trackingId")
+    # Rules content_type, content_type_status.
+    if not is_json_content_type(incoming.headers.get("Content-Type")):
+        return refused(error_reply, 415, "Content-Type must be application/json")
     if not incoming.json_ok:
         return refused(error_reply, 400, f"Body is not valid JSON: {incoming.json_error}")
     body = incoming.body

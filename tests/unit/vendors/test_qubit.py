@@ -153,6 +153,11 @@ def test_error_status_of_the_document_text_fails_the_event(qubit: Vendor[Any]) -
     "body",
     [
         pytest.param(b'{"results": [{"status": "success"}]}', id="fewer-results"),
+        pytest.param(
+            b'{"results": [{"status": "success"}, {"status": "success"}, {"status": "success"}]}',
+            id="more-results",
+        ),
+        pytest.param(b'{"results": []}', id="no-results"),
         pytest.param(b'{"results": {"status": "success"}}', id="results-not-a-list"),
         pytest.param(b'{"status": 400, "message": "Bad Request"}', id="status-message"),
         pytest.param(b"{}", id="empty-object"),
@@ -173,3 +178,10 @@ def test_upstream_error_message_is_transient(qubit: Vendor[Any], status: int) ->
     with pytest.raises(TransientDeliveryError) as caught:
         qubit.read_reply(body, [{}])
     assert caught.value.status == status
+
+
+def test_document_reply_for_one_event_is_unreadable(qubit: Vendor[Any]) -> None:
+    # The document's example reply holds two results; for one event sent it cannot be read
+    # (never guess which result is ours).
+    with pytest.raises(RejectedDeliveryError, match="2 results for 1 events"):
+        qubit.read_reply(DOCUMENT_REPLY, [{}])

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bridge.tools.sandbox import Sandbox, SandboxCredentials
+from bridge.tools.sandbox import qubit as standin
+from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
     from conftest import Send
 
 PATH = f"/qubit/events/{SandboxCredentials().qubit_tracking_id}"
+DOCS = Path(__file__).resolve().parents[4].parent / "shared" / "vendor-docs"
 EVENT_ID = re.compile(r"[0-9a-z]{11}-[0-9a-z]{9}-[0-9a-z]{7}")
 
 
@@ -168,3 +172,29 @@ async def test_seeded_sandboxes_generate_the_same_ids(http: Any) -> None:
             async with http.post(url, json={"events": [first_example()]}) as resp:
                 ids.append((await resp.json())["results"][0]["eventId"])
     assert ids[0] == ids[1]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]
+)
+async def test_request_without_json_content_type_is_415(
+    send: Send, sandbox: Sandbox, content_type: str
+) -> None:
+    # "Content-Type: application/json body:"
+    reply = await send(PATH, {"events": []}, headers={"Content-Type": content_type})
+    assert reply.status == 415
+    assert reply.json == {"status": 415, "message": "Content-Type must be application/json"}
+
+
+async def test_json_content_type_with_charset_is_accepted(send: Send) -> None:
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    reply = await send(PATH, {"events": []}, headers=headers)
+    assert reply.status == 200
+
+
+def test_every_rule_cites_the_document_line_it_enforces() -> None:
+    document = DOCS / standin.DOCUMENT
+    if not document.exists():
+        pytest.skip(f"vendor documents not found at {DOCS}")
+    assert miscited(standin.RULES, document.read_text(encoding="utf-8")) == []
+    assert any(rule.sandbox_only for rule in standin.RULES)
