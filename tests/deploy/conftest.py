@@ -9,8 +9,8 @@ from tests.deploy.deploy_support import Rendered, ci_values, render
 
 @pytest.fixture(scope="session")
 def rendered_default() -> Rendered:
-    """The chart with nothing but its own values.yaml."""
-    return render()
+    """The chart's values.yaml with only what an install must set (ci/minimal-values.yaml)."""
+    return render(ci_values("minimal-values.yaml"))
 
 
 @pytest.fixture(scope="session")

@@ -104,6 +104,11 @@ class Rendered:
         )
 
 
+def render_minimal(values: Mapping[str, Any] | None = None, **kwargs: Any) -> Rendered:
+    """`render` over ci/minimal-values.yaml: the defaults plus what an install must set."""
+    return render(deep_merge(ci_values("minimal-values.yaml"), values or {}), **kwargs)
+
+
 def render(
     values: Mapping[str, Any] | None = None,
     *,

@@ -26,12 +26,14 @@ from tests.deploy.deploy_support import (
     VENDORS,
     Rendered,
     bridge_container,
+    chart_values,
     ci_values,
     deployment_config,
     pod_spec,
-    render,
+    render_minimal,
     require,
 )
+from tests.deploy.deploy_support import render as render_raw
 
 OLDEST_KUBERNETES = "1.27.0"
 """Chart.yaml's kubeVersion floor (PDB unhealthyPodEvictionPolicy needs 1.27)."""
@@ -119,7 +121,9 @@ def test_one_deployment_per_enabled_vendor_by_default(rendered_default: Rendered
 
 
 def test_disabled_vendors_get_no_deployment() -> None:
-    rendered = render({"vendors": {"qubit": {"enabled": False}, "esputnik": {"enabled": False}}})
+    rendered = render_minimal(
+        {"vendors": {"qubit": {"enabled": False}, "esputnik": {"enabled": False}}}
+    )
     names = {d["metadata"]["name"] for d in rendered.of_kind("Deployment")}
     assert names == {"rel-bridge-quicklizard", "rel-bridge-squeezely", "rel-bridge-vtmarketing"}
     assert len(rendered.of_kind("PodDisruptionBudget")) == 3
@@ -214,10 +218,41 @@ def test_grace_period_outlasts_the_drain_deadline(
         assert grace > deadline
 
 
-def test_grace_period_is_derived_from_a_fractional_deadline() -> None:
-    rendered = render({"config": {"shutdown_deadline_s": 40.5}})
-    for deployment in rendered.of_kind("Deployment"):
-        assert pod_spec(deployment)["terminationGracePeriodSeconds"] == math.ceil(40.5) + 10
+def producer_close_timeout_s() -> float:
+    """The flush budget of the bridge's producer at shutdown (close()'s default timeout)."""
+    import inspect
+
+    from bridge.kafka.producer import AsyncProducer
+
+    default = inspect.signature(AsyncProducer.close).parameters["timeout_s"].default
+    assert isinstance(default, int | float)
+    return float(default)
+
+
+def test_grace_period_is_the_sum_of_drain_flush_and_margin() -> None:
+    """Bug: 35 s = 25 s drain + 10 s left no room for the producer's 10 s close flush."""
+    values = chart_values()
+    assert values["terminationGraceProducerFlushSeconds"] == producer_close_timeout_s()
+    for deadline in (25, 40.5):
+        rendered = render_minimal({"config": {"shutdown_deadline_s": deadline}})
+        expected = (
+            math.ceil(deadline)
+            + values["terminationGraceProducerFlushSeconds"]
+            + values["terminationGraceMarginSeconds"]
+        )
+        for deployment in rendered.of_kind("Deployment"):
+            assert pod_spec(deployment)["terminationGracePeriodSeconds"] == expected
+    assert expected > deadline + producer_close_timeout_s()
+
+
+def test_an_explicit_grace_period_must_cover_drain_and_flush() -> None:
+    helm = require("helm_python", "helm-python-sdk")
+    with pytest.raises(helm.HelmRenderError, match="terminationGraceProducerFlushSeconds"):
+        render_minimal({"terminationGracePeriodSeconds": 30})
+    rendered = render_minimal({"terminationGracePeriodSeconds": 35})
+    assert {
+        pod_spec(d)["terminationGracePeriodSeconds"] for d in rendered.of_kind("Deployment")
+    } == {35}
 
 
 # --- roll on change ---------------------------------------------------------------------------
@@ -238,15 +273,19 @@ def test_pods_roll_when_their_config_or_credentials_change(rendered_default: Ren
     before = checksums(rendered_default)
     assert all(set(sums) == {"checksum/config", "checksum/secret"} for sums in before.values())
 
-    config_changed = checksums(render({"vendors": {"qubit": {"options": {"concurrency": 4}}}}))
+    config_changed = checksums(
+        render_minimal({"vendors": {"qubit": {"options": {"concurrency": 4}}}})
+    )
     changed = {name for name in before if before[name] != config_changed[name]}
     assert changed == {"rel-bridge-qubit"}, "only the changed vendor's pods roll"
 
-    key_changed = checksums(render({"credentials": {"values": {"squeezely-api-key": "new"}}}))
+    key_changed = checksums(
+        render_minimal({"credentials": {"values": {"squeezely-api-key": "new"}}})
+    )
     changed = {name for name in before if before[name] != key_changed[name]}
     assert changed == {"rel-bridge-squeezely"}
 
-    shared_changed = checksums(render({"config": {"log": {"level": "DEBUG"}}}))
+    shared_changed = checksums(render_minimal({"config": {"log": {"level": "DEBUG"}}}))
     assert all(before[name] != shared_changed[name] for name in before)
 
 
@@ -303,30 +342,48 @@ def _file_references(node: Any) -> list[str]:
     return []
 
 
-def test_rendered_configs_pass_the_bridges_own_validation(
-    rendered_all: Rendered, tmp_path: Path
-) -> None:
-    """The ConfigMaps hold configurations bridge.config accepts (secrets from stand-in files)."""
+def assert_configs_pass_the_bridges_validation(rendered: Rendered, tmp_path: Path) -> None:
+    """Each ConfigMap holds a configuration bridge.config accepts (secrets from stand-in files)."""
     from bridge.config import validate_config  # needs the vendor modules
 
-    for deployment in rendered_all.of_kind("Deployment"):
-        config = deployment_config(rendered_all, deployment)
+    for deployment in rendered.of_kind("Deployment"):
+        config = deployment_config(rendered, deployment)
         text = yaml.safe_dump(config)
         for reference in _file_references(config):
             stand_in = tmp_path / Path(reference).name
             stand_in.write_text("ci-secret\n")
             text = text.replace(reference, str(stand_in))
         validated = validate_config(yaml.safe_load(text))
-        vendor = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
-        assert validated.enabled_vendors() == [vendor]
+        component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        if component != "all":
+            assert validated.enabled_vendors() == [component]
+
+
+@pytest.mark.parametrize("name", ["default", "all-enabled", "single-hpa"])
+def test_rendered_configs_pass_the_bridges_own_validation(
+    renderings: dict[str, Rendered], name: str, tmp_path: Path
+) -> None:
+    assert_configs_pass_the_bridges_validation(renderings[name], tmp_path)
 
 
 # --- scaling ----------------------------------------------------------------------------------
 
 
-def test_keda_scales_each_vendor_on_its_own_consumer_group(rendered_all: Rendered) -> None:
+def vendor_topics(vendor: str, topics: dict[str, str]) -> set[str]:
+    """The topics a vendor reads, from the vendor registry (bridge/vendors) and the topic names."""
+    from bridge.events import EventType
+    from bridge.vendors import vendor_classes
+
+    by_type = {EventType.ORDER: topics["orders"], EventType.PRODUCT_VIEW: topics["product_views"]}
+    return {by_type[event_type] for event_type in vendor_classes()[vendor].event_types}
+
+
+def test_keda_scales_each_vendor_on_the_lag_of_its_own_topics(rendered_all: Rendered) -> None:
+    """Bug: triggers without `topic` counted every topic of the group (or of the cluster)."""
+    values = ci_values("all-enabled-values.yaml")
+    topics = {key: values["config"]["topics"][key]["name"] for key in ("orders", "product_views")}
     deployments = {d["metadata"]["name"] for d in rendered_all.of_kind("Deployment")}
-    partitions = ci_values("all-enabled-values.yaml")["kafka"]["topicPartitions"]
+    partitions = values["kafka"]["topicPartitions"]
     scaled = rendered_all.of_kind("ScaledObject")
     assert {s["spec"]["scaleTargetRef"]["name"] for s in scaled} == deployments
     for obj in scaled:
@@ -337,12 +394,20 @@ def test_keda_scales_each_vendor_on_its_own_consumer_group(rendered_all: Rendere
             "name": f"rel-bridge-{vendor}",
         }
         assert obj["spec"]["maxReplicaCount"] <= partitions
-        (trigger,) = obj["spec"]["triggers"]
-        assert trigger["type"] == "kafka"
-        assert trigger["metadata"]["consumerGroup"] == f"shop.bridge.{vendor}"
-        assert trigger["metadata"]["allowIdleConsumers"] == "false"
-        assert trigger["authenticationRef"]["name"] == "rel-bridge-kafka"
+        assert obj["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 1}
         assert "replicas" not in rendered_all.named("Deployment", f"rel-bridge-{vendor}")["spec"]
+        if vendor == "vtmarketing":
+            continue  # its Prometheus trigger: test_keda_holds_the_pod_count_...
+        triggers = obj["spec"]["triggers"]
+        assert all(trigger["type"] == "kafka" for trigger in triggers)
+        assert sorted(trigger["metadata"]["topic"] for trigger in triggers) == sorted(
+            vendor_topics(vendor, topics)
+        ), vendor
+        for trigger in triggers:
+            assert trigger["metadata"]["consumerGroup"] == f"shop.bridge.{vendor}"
+            assert trigger["metadata"]["allowIdleConsumers"] == "false"
+            assert trigger["metadata"]["offsetResetPolicy"] == "earliest"
+            assert trigger["authenticationRef"]["name"] == "rel-bridge-kafka"
     assert (
         rendered_all.named("ScaledObject", "rel-bridge-quicklizard")["spec"]["maxReplicaCount"]
         == 12
@@ -355,16 +420,54 @@ def test_keda_scales_each_vendor_on_its_own_consumer_group(rendered_all: Rendere
     assert {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]} == {"password", "ca"}
     assert {ref["parameter"] for ref in auth["spec"]["env"]} == {"sasl", "username", "tls"}
     for deployment in rendered_all.of_kind("Deployment"):
+        if deployment["metadata"]["name"] == "rel-bridge-vtmarketing":
+            continue
         env = {e["name"]: e.get("value") for e in bridge_container(deployment).get("env", [])}
         resolved = {ref["parameter"]: env[ref["name"]] for ref in auth["spec"]["env"]}
         assert resolved == {"sasl": "scram_sha512", "username": "bridge", "tls": "enable"}
 
 
+def test_keda_lag_policy_matches_the_consumers_offset_reset() -> None:
+    """KEDA counts an uncommitted partition from where the consumer will start reading."""
+    values = chart_values()
+    assert values["keda"]["offsetResetPolicy"] == "earliest"
+    sources = [path.read_text() for path in (REPO / "bridge").rglob("*.py")]
+    assert any('"auto.offset.reset": "earliest",' in source for source in sources)
+
+
+def test_keda_holds_the_pod_count_while_the_circuit_is_open(rendered_all: Rendered) -> None:
+    scaled = rendered_all.named("ScaledObject", "rel-bridge-vtmarketing")
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "prometheus"
+    meta = trigger["metadata"]
+    assert meta["serverAddress"] == "http://kube-prometheus-stack-prometheus.monitoring:9090"
+    query = " ".join(meta["query"].split())
+    selector = 'namespace="bridge",vendor="vtmarketing"'
+    assert f"bridge_consumer_lag_records{{{selector}}}" in query
+    assert f'unless on () (min(bridge_circuit_state{{{selector},state="closed"}}) == 0)' in query
+    assert f'count(bridge_circuit_state{{{selector},state="closed"}}) * 1000' in query
+    assert meta["threshold"] == "1000"
+    assert "authenticationRef" not in trigger
+    env = bridge_container(rendered_all.named("Deployment", "rel-bridge-vtmarketing")).get("env")
+    assert not any(e["name"].startswith("KEDA_KAFKA_") for e in env or [])
+
+
+def test_keda_with_prometheus_needs_its_address() -> None:
+    helm = require("helm_python", "helm-python-sdk")
+    with pytest.raises(helm.HelmRenderError, match=r"keda\.prometheus\.serverAddress is required"):
+        render_minimal({"keda": {"enabled": True, "lagSource": "prometheus"}})
+
+
 def test_keda_on_plaintext_kafka_needs_no_authentication() -> None:
-    rendered = render({"keda": {"enabled": True}})
+    rendered = render_minimal({"keda": {"enabled": True}})
     scaled = rendered.of_kind("ScaledObject")
     assert len(scaled) == len(VENDORS)
-    assert all("authenticationRef" not in s["spec"]["triggers"][0] for s in scaled)
+    topics = {"orders": "orders", "product_views": "product-views"}
+    for obj in scaled:
+        vendor = obj["metadata"]["labels"]["app.kubernetes.io/component"]
+        triggers = obj["spec"]["triggers"]
+        assert {tr["metadata"]["topic"] for tr in triggers} == vendor_topics(vendor, topics)
+        assert all("authenticationRef" not in trigger for trigger in triggers)
     assert rendered.of_kind("TriggerAuthentication") == []
     assert all("env" not in bridge_container(d) for d in rendered.of_kind("Deployment"))
 
@@ -385,7 +488,41 @@ def test_keda_on_plaintext_kafka_needs_no_authentication() -> None:
             {"autoscaling": {"enabled": True}, "keda": {"enabled": True}},
             "autoscaling and keda are both enabled",
         ),
-        ({"terminationGracePeriodSeconds": 25}, "must be larger than config.shutdown_deadline_s"),
+        ({"terminationGracePeriodSeconds": 25}, "must be at least config.shutdown_deadline_s"),
+        ({"image": {"repository": ""}}, "image.repository is required"),
+        (
+            {"vendors": {"qubit": {"settings": {"tracking_id": ""}}}},
+            "vendors.qubit.settings.tracking_id is required",
+        ),
+        (
+            {"vendors": {"squeezely": {"settings": {"account_id": ""}}}},
+            "vendors.squeezely.settings.account_id is required",
+        ),
+        (
+            {"credentials": {"values": {"esputnik-api-key": ""}}},
+            "credentials.values.esputnik-api-key is required by vendor esputnik",
+        ),
+        (
+            {"kafka": {"schemaRegistryUrl": "http://:8081"}},
+            'kafka.schemaRegistryUrl "http://:8081": cannot tell the host and port',
+        ),
+        (
+            {"vendors": {"qubit": {"rateLimitTotalRps": 100, "options": {"rate_limit_rps": 5}}}},
+            "set rateLimitTotalRps \\(for all pods\\) or options.rate_limit_rps",
+        ),
+        (
+            {
+                "kafka": {
+                    "securityProtocol": "SASL_SSL",
+                    "sasl": {"mechanism": "OAUTHBEARER"},
+                }
+            },
+            "kafka.sasl.oauthbearer.tokenEndpointUrl is required",
+        ),
+        (
+            {"kafka": {"tls": {"clientCert": {"existingSecret": "client-tls"}}}},
+            "kafka.tls.clientCert needs kafka.securityProtocol SSL or SASL_SSL",
+        ),
         ({"kafka": {"securityProtocol": "SASL_SSL"}}, "kafka.sasl.username is required"),
         (
             {"config": {"topics": {"orders": {"name": "orders", "format": "confluent"}}}},
@@ -400,7 +537,7 @@ def test_keda_on_plaintext_kafka_needs_no_authentication() -> None:
 def test_chart_refuses_what_would_break_in_production(values: dict[str, Any], message: str) -> None:
     helm = require("helm_python", "helm-python-sdk")
     with pytest.raises(helm.HelmRenderError, match=message):
-        render(values)
+        render_minimal(values)
 
 
 @pytest.mark.parametrize(
@@ -474,7 +611,7 @@ groups:
 
 def test_prometheus_rule_embeds_the_rules_files_groups(tmp_path: Path) -> None:
     chart = copy_chart_with_files(tmp_path, SAMPLE_RULES, '{"title": "bridge", "panels": []}')
-    rendered = render(ci_values("all-enabled-values.yaml"), chart=chart)
+    rendered = render_minimal(ci_values("all-enabled-values.yaml"), chart=chart)
     (rule,) = rendered.of_kind("PrometheusRule")
     assert rule["spec"]["groups"] == yaml.safe_load(SAMPLE_RULES)["groups"]
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
@@ -489,7 +626,7 @@ def test_prometheus_rule_embeds_the_rules_files_groups(tmp_path: Path) -> None:
 
 def test_chart_renders_without_the_rules_and_dashboard_files(tmp_path: Path) -> None:
     chart = copy_chart_with_files(tmp_path, None, None)
-    rendered = render(ci_values("all-enabled-values.yaml"), chart=chart)
+    rendered = render_minimal(ci_values("all-enabled-values.yaml"), chart=chart)
     assert rendered.of_kind("PrometheusRule") == []
     assert all(
         c["metadata"]["name"] != "rel-bridge-dashboard" for c in rendered.of_kind("ConfigMap")
@@ -502,7 +639,7 @@ def test_a_broken_rules_file_fails_the_install(tmp_path: Path) -> None:
     helm = require("helm_python", "helm-python-sdk")
     chart = copy_chart_with_files(tmp_path, "groups: [unclosed\n", None)
     with pytest.raises(helm.HelmRenderError, match=r"bridge-rules\.yml is not valid YAML"):
-        render(ci_values("all-enabled-values.yaml"), chart=chart)
+        render_minimal(ci_values("all-enabled-values.yaml"), chart=chart)
 
 
 def test_repository_rules_and_dashboard_files_are_embedded_when_present(
@@ -510,9 +647,18 @@ def test_repository_rules_and_dashboard_files_are_embedded_when_present(
 ) -> None:
     rules = rendered_all.of_kind("PrometheusRule")
     if RULES_FILE.exists():
-        assert [r["spec"]["groups"] for r in rules] == [
-            yaml.safe_load(RULES_FILE.read_text())["groups"]
-        ]
+        groups = yaml.safe_load(RULES_FILE.read_text())["groups"]
+        base = ci_values("all-enabled-values.yaml")["metrics"]["prometheusRule"]["runbookBaseUrl"]
+        for group in groups:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    relative = f"docs/observability.md#{rule['alert'].lower()}"
+                    assert rule["annotations"]["runbook_url"] == relative
+                    rule["annotations"]["runbook_url"] = f"{base}/{relative}"
+        assert [r["spec"]["groups"] for r in rules] == [groups]
+        plain = render_minimal({"metrics": {"prometheusRule": {"enabled": True}}})
+        (rule,) = plain.of_kind("PrometheusRule")
+        assert rule["spec"]["groups"] == yaml.safe_load(RULES_FILE.read_text())["groups"]
     else:
         assert rules == []
     dashboards = [
@@ -551,7 +697,40 @@ def test_notes_tell_how_to_watch_the_rollout(rendered_default: Rendered) -> None
             in rendered_default.notes
         )
     assert "Dashboard" in rendered_default.notes
-    assert "credentials.values.squeezely-api-key is empty" in rendered_default.notes
+    assert "helm test rel -n bridge" in rendered_default.notes
+
+
+def test_notes_warn_when_prometheus_would_ignore_the_monitor_and_rules() -> None:
+    assert chart_values()["metrics"]["serviceMonitor"]["labels"] == {
+        "release": "kube-prometheus-stack"
+    }
+    quiet = render_minimal(
+        {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}}
+    )
+    assert "WARNING" not in quiet.notes
+    empty = render_minimal(
+        {
+            "metrics": {
+                "serviceMonitor": {"enabled": True, "labels": None},
+                "prometheusRule": {"enabled": True, "labels": None},
+            }
+        }
+    )
+    assert "metrics.serviceMonitor.labels is empty" in empty.notes
+    assert "metrics.prometheusRule.labels is empty" in empty.notes
+
+
+def test_default_values_refuse_to_render_naming_what_is_missing() -> None:
+    """values.yaml alone would install Deployments that crash-loop on an unpullable image."""
+    helm = require("helm_python", "helm-python-sdk")
+    with pytest.raises(helm.HelmRenderError, match=r"image\.repository is required"):
+        render_raw()
+    for missing in ("tracking_id", "account_id"):
+        values = ci_values("minimal-values.yaml")
+        vendor = "qubit" if missing == "tracking_id" else "squeezely"
+        del values["vendors"][vendor]
+        with pytest.raises(helm.HelmRenderError, match=f"vendors.{vendor}.settings.{missing}"):
+            render_raw(values)
 
 
 def test_the_documented_production_values_render() -> None:
@@ -560,7 +739,7 @@ def test_the_documented_production_values_render() -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", docs, flags=re.DOTALL)
     examples = [yaml.safe_load(textwrap.dedent(block)) for block in blocks]
     (values,) = [e for e in examples if isinstance(e, dict) and "image" in e and "kafka" in e]
-    rendered = render(values)
+    rendered = render_raw(values)
     names = sorted(d["metadata"]["name"] for d in rendered.of_kind("Deployment"))
     assert names == [
         "rel-bridge-esputnik",

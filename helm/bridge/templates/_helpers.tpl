@@ -27,10 +27,22 @@ Names, labels and the pieces every template shares. The bridge's configuration i
 {{/* Labels shared by every object. */}}
 {{- define "bridge.labels" -}}
 helm.sh/chart: {{ include "bridge.chart" . }}
+{{ include "bridge.stableLabels" . }}
+{{- end -}}
+
+{{/*
+The labels of every object except helm.sh/chart, which changes with each chart version: pod
+templates carry only these, so a chart bump alone never restarts the pods (nor rebalances every
+consumer group).
+*/}}
+{{- define "bridge.stableLabels" -}}
 {{ include "bridge.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: bridge
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{/* Selects every pod of the release (metrics Service, NetworkPolicy). */}}
@@ -42,6 +54,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Labels of one workload's objects; call with (dict "root" $ "workload" $w). */}}
 {{- define "bridge.workloadLabels" -}}
 {{ include "bridge.labels" .root }}
+app.kubernetes.io/component: {{ .workload.component }}
+{{- end -}}
+
+{{/* Labels of one workload's pod template (no helm.sh/chart); call with (dict "root" $ "workload" $w). */}}
+{{- define "bridge.podLabels" -}}
+{{ include "bridge.stableLabels" .root }}
 app.kubernetes.io/component: {{ .workload.component }}
 {{- end -}}
 
@@ -60,6 +78,7 @@ app.kubernetes.io/component: {{ .workload.component }}
 {{- end -}}
 
 {{- define "bridge.image" -}}
+{{- $_ := required "image.repository is required: build the image from the repository's Dockerfile, push it to your registry and set image.repository (no public image is published; see docs/deploy.md)" .Values.image.repository -}}
 {{- if .Values.image.digest -}}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
 {{- else -}}
@@ -71,6 +90,55 @@ app.kubernetes.io/component: {{ .workload.component }}
 {{- define "bridge.configDir" -}}/etc/bridge/config{{- end -}}
 {{- define "bridge.secretsDir" -}}/etc/bridge/secrets{{- end -}}
 {{- define "bridge.caDir" -}}/etc/bridge/kafka-ca{{- end -}}
+{{- define "bridge.clientCertDir" -}}/etc/bridge/kafka-client{{- end -}}
+{{- define "bridge.vendorCaDir" -}}/etc/bridge/vendor-ca{{- end -}}
+
+{{/* "true" when the SASL mechanism is OAUTHBEARER (OIDC). */}}
+{{- define "bridge.oauth" -}}
+{{- if and (include "bridge.sasl" .) (eq .Values.kafka.sasl.mechanism "OAUTHBEARER") -}}true{{- end -}}
+{{- end -}}
+
+{{/* The event types a list of vendors reads, sorted (their vendors.<name>.eventTypes). */}}
+{{- define "bridge.eventTypes" -}}
+{{- $types := list -}}
+{{- range $name := .vendors -}}
+{{- $types = concat $types (index $.root.Values.vendors $name).eventTypes -}}
+{{- end -}}
+{{- toJson ($types | uniq | sortAlpha) -}}
+{{- end -}}
+
+{{/* The topic of an event type (order, product_view); call with (dict "root" $ "eventType" T). */}}
+{{- define "bridge.topic" -}}
+{{- $topics := dict "order" .root.Values.config.topics.orders.name "product_view" .root.Values.config.topics.product_views.name -}}
+{{- required (printf "unknown event type %q in a vendor's eventTypes (known: order, product_view)" .eventType) (get $topics .eventType) -}}
+{{- end -}}
+
+{{/*
+scheme, host and port of a URL, as JSON; call with (dict "url" U "what" "kafka.schemaRegistryUrl").
+The port is the URL's, or 443 (https) / 80 (http). Fails naming the value when it cannot tell.
+*/}}
+{{- define "bridge.urlEndpoint" -}}
+{{- $parsed := urlParse .url -}}
+{{- $scheme := $parsed.scheme -}}
+{{- if not (has $scheme (list "http" "https")) -}}
+{{- fail (printf "%s %q: expected an http:// or https:// URL" .what .url) -}}
+{{- end -}}
+{{- $hostport := regexReplaceAll "^.*@" $parsed.host "" -}}
+{{- $host := $hostport -}}
+{{- $port := ternary 443 80 (eq $scheme "https") -}}
+{{- if regexMatch ":[0-9]*$" $hostport -}}
+{{- $host = regexReplaceAll ":[0-9]*$" $hostport "" -}}
+{{- $portText := regexFind "[0-9]*$" $hostport -}}
+{{- if not $portText -}}
+{{- fail (printf "%s %q: empty port" .what .url) -}}
+{{- end -}}
+{{- $port = atoi $portText -}}
+{{- end -}}
+{{- if or (not $host) (lt $port 1) (gt $port 65535) -}}
+{{- fail (printf "%s %q: cannot tell the host and port to open in the NetworkPolicy" .what .url) -}}
+{{- end -}}
+{{- toJson (dict "scheme" $scheme "host" $host "port" $port) -}}
+{{- end -}}
 
 {{- define "bridge.credentialsSecretName" -}}
 {{- default (printf "%s-credentials" (include "bridge.fullname" .)) .Values.credentials.existingSecret -}}
@@ -136,7 +204,14 @@ Each: name, component, vendors, replicas, resources, secretKeys, autoscaling, ke
 {{- $workloads = append $workloads (dict "name" (printf "%s-%s" $fullname $name | trunc 63 | trimSuffix "-") "component" $name "vendors" (list $name) "replicas" $vendor.replicas "resources" ($vendor.resources | default $root.Values.resources) "secretKeys" $vendor.secretKeys "autoscaling" $autoscaling "keda" $keda) -}}
 {{- end -}}
 {{- end -}}
-{{- toJson $workloads -}}
+{{- $sized := list -}}
+{{- range $w := $workloads -}}
+{{- $maxPods := $w.replicas -}}
+{{- if $w.autoscaling.enabled -}}{{- $maxPods = $w.autoscaling.maxReplicas -}}{{- end -}}
+{{- if $w.keda.enabled -}}{{- $maxPods = $w.keda.maxReplicaCount -}}{{- end -}}
+{{- $sized = append $sized (set $w "maxPods" (max 1 (int $maxPods))) -}}
+{{- end -}}
+{{- toJson $sized -}}
 {{- end -}}
 
 {{/*
@@ -147,16 +222,33 @@ The bridge configuration (bridge/config.py) of one workload, as YAML; call with
 {{- $root := .root -}}
 {{- $v := $root.Values -}}
 {{- $kafka := dict "bootstrap_servers" $v.kafka.bootstrapServers "group_prefix" $v.kafka.groupPrefix "security_protocol" $v.kafka.securityProtocol -}}
-{{- if include "bridge.sasl" $root -}}
+{{- $secrets := include "bridge.secretsDir" $root -}}
+{{- if include "bridge.oauth" $root -}}
+{{- $oauth := $v.kafka.sasl.oauthbearer -}}
+{{- $_ := set $kafka "sasl_mechanism" "OAUTHBEARER" -}}
+{{- $_ := set $kafka "sasl_oauthbearer_token_endpoint_url" $oauth.tokenEndpointUrl -}}
+{{- $_ := set $kafka "sasl_oauthbearer_client_id" $oauth.clientId -}}
+{{- $_ := set $kafka "sasl_oauthbearer_client_secret" (dict "file" (printf "%s/kafka-oauth-client-secret" $secrets)) -}}
+{{- with $oauth.scope -}}{{- $_ := set $kafka "sasl_oauthbearer_scope" . -}}{{- end -}}
+{{- with $oauth.extensions -}}{{- $_ := set $kafka "sasl_oauthbearer_extensions" . -}}{{- end -}}
+{{- else if include "bridge.sasl" $root -}}
 {{- $_ := set $kafka "sasl_mechanism" $v.kafka.sasl.mechanism -}}
 {{- $_ := set $kafka "sasl_username" $v.kafka.sasl.username -}}
-{{- $_ := set $kafka "sasl_password" (dict "file" (printf "%s/kafka-sasl-password" (include "bridge.secretsDir" $root))) -}}
+{{- $_ := set $kafka "sasl_password" (dict "file" (printf "%s/kafka-sasl-password" $secrets)) -}}
 {{- end -}}
 {{- if and (include "bridge.tls" $root) (include "bridge.caSecretName" $root) -}}
 {{- $_ := set $kafka "ssl_ca_location" (printf "%s/ca.crt" (include "bridge.caDir" $root)) -}}
 {{- end -}}
+{{- if and (include "bridge.tls" $root) $v.kafka.tls.clientCert.existingSecret -}}
+{{- $_ := set $kafka "ssl_certificate_location" (printf "%s/tls.crt" (include "bridge.clientCertDir" $root)) -}}
+{{- $_ := set $kafka "ssl_key_location" (printf "%s/tls.key" (include "bridge.clientCertDir" $root)) -}}
+{{- end -}}
 {{- if $v.kafka.schemaRegistryUrl -}}
 {{- $_ := set $kafka "schema_registry_url" $v.kafka.schemaRegistryUrl -}}
+{{- if $v.kafka.schemaRegistryUsername -}}
+{{- $_ := set $kafka "schema_registry_username" $v.kafka.schemaRegistryUsername -}}
+{{- $_ := set $kafka "schema_registry_password" (dict "file" (printf "%s/schema-registry-password" $secrets)) -}}
+{{- end -}}
 {{- end -}}
 {{- if $v.kafka.consumerProperties -}}
 {{- $_ := set $kafka "consumer_properties" $v.kafka.consumerProperties -}}
@@ -173,6 +265,13 @@ The bridge configuration (bridge/config.py) of one workload, as YAML; call with
 {{- $_ := set $entry "base_url" $vendor.baseUrl -}}
 {{- end -}}
 {{- $_ := set $entry "settings" ($vendor.settings | default dict) -}}
+{{- /* A vendor-wide rate limit, shared by the most pods this Deployment can have. */ -}}
+{{- if $vendor.rateLimitTotalRps -}}
+{{- $_ := set $entry "rate_limit_rps" (round (divf $vendor.rateLimitTotalRps $.workload.maxPods) 3) -}}
+{{- end -}}
+{{- if $vendor.rateLimitTotalBurst -}}
+{{- $_ := set $entry "rate_limit_burst" (max 1 (floor (divf $vendor.rateLimitTotalBurst $.workload.maxPods)) | int) -}}
+{{- end -}}
 {{- $_ := set $vendors $name $entry -}}
 {{- end -}}
 {{- $config := deepCopy $v.config -}}
@@ -183,16 +282,21 @@ The bridge configuration (bridge/config.py) of one workload, as YAML; call with
 {{- toYaml $config -}}
 {{- end -}}
 
-{{/* terminationGracePeriodSeconds: derived from the drain deadline, or checked against it. */}}
+{{/*
+terminationGracePeriodSeconds: the whole shutdown, in order: drain (config.shutdown_deadline_s),
+then the producer's close flush (terminationGraceProducerFlushSeconds), then the margin; or an
+explicit value, checked to cover the drain and the flush.
+*/}}
 {{- define "bridge.terminationGracePeriodSeconds" -}}
 {{- $deadline := float64 (.Values.config.shutdown_deadline_s | default 25) -}}
+{{- $flush := int .Values.terminationGraceProducerFlushSeconds -}}
 {{- if .Values.terminationGracePeriodSeconds -}}
-{{- if le (float64 .Values.terminationGracePeriodSeconds) $deadline -}}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must be larger than config.shutdown_deadline_s (%v): Kubernetes would kill the bridge in the middle of its drain" .Values.terminationGracePeriodSeconds $deadline) -}}
+{{- if lt (float64 .Values.terminationGracePeriodSeconds) (addf $deadline $flush) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be at least config.shutdown_deadline_s (%v) + terminationGraceProducerFlushSeconds (%v): Kubernetes would kill the bridge in the middle of its drain or its producer's flush" .Values.terminationGracePeriodSeconds $deadline $flush) -}}
 {{- end -}}
 {{- int .Values.terminationGracePeriodSeconds -}}
 {{- else -}}
-{{- add (int (ceil $deadline)) (int .Values.terminationGraceMarginSeconds) -}}
+{{- add (int (ceil $deadline)) $flush (int .Values.terminationGraceMarginSeconds) -}}
 {{- end -}}
 {{- end -}}
 
@@ -227,15 +331,74 @@ The bridge configuration (bridge/config.py) of one workload, as YAML; call with
 {{- if gt (int $w.keda.minReplicaCount) (int $w.keda.maxReplicaCount) -}}
 {{- fail (printf "%s: keda.minReplicaCount is more than keda.maxReplicaCount" $where) -}}
 {{- end -}}
+{{- if and (eq $w.keda.lagSource "prometheus") (not $w.keda.prometheus.serverAddress) -}}
+{{- fail (printf "%s: keda.prometheus.serverAddress is required with keda.lagSource prometheus" $where) -}}
 {{- end -}}
 {{- end -}}
-{{- if include "bridge.sasl" . -}}
+{{- end -}}
+{{- $_ := include "bridge.image" . -}}
+{{- range $name := keys $v.vendors | sortAlpha -}}
+{{- $vendor := index $v.vendors $name -}}
+{{- if $vendor.enabled -}}
+{{- range $setting := $vendor.requiredSettings -}}
+{{- if not (index ($vendor.settings | default dict) $setting) -}}
+{{- fail (printf "vendors.%s.settings.%s is required: the %s pipeline cannot start without it (or set vendors.%s.enabled: false)" $name $setting $name $name) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $v.credentials.existingSecret -}}
+{{- range $key := $vendor.secretKeys -}}
+{{- if not (index $v.credentials.values $key) -}}
+{{- fail (printf "credentials.values.%s is required by vendor %s (pass it with --set-file credentials.values.%s=./%s.txt, or use credentials.existingSecret, or set vendors.%s.enabled: false)" $key $name $key $key $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and $vendor.rateLimitTotalRps (($vendor.options | default dict).rate_limit_rps) -}}
+{{- fail (printf "vendors.%s: set rateLimitTotalRps (for all pods) or options.rate_limit_rps (per pod), not both" $name) -}}
+{{- end -}}
+{{- if and $vendor.rateLimitTotalBurst (($vendor.options | default dict).rate_limit_burst) -}}
+{{- fail (printf "vendors.%s: set rateLimitTotalBurst (for all pods) or options.rate_limit_burst (per pod), not both" $name) -}}
+{{- end -}}
+{{- range $type := $vendor.eventTypes -}}
+{{- $_ := include "bridge.topic" (dict "root" $ "eventType" $type) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if include "bridge.oauth" . -}}
+{{- range $key := list "tokenEndpointUrl" "clientId" -}}
+{{- if not (index $v.kafka.sasl.oauthbearer $key) -}}
+{{- fail (printf "kafka.sasl.oauthbearer.%s is required with kafka.sasl.mechanism OAUTHBEARER" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (not $v.credentials.existingSecret) (not (index $v.credentials.values "kafka-oauth-client-secret")) -}}
+{{- fail "credentials.values.kafka-oauth-client-secret is required with kafka.sasl.mechanism OAUTHBEARER (or use credentials.existingSecret)" -}}
+{{- end -}}
+{{- else if include "bridge.sasl" . -}}
 {{- if not $v.kafka.sasl.username -}}
 {{- fail (printf "kafka.sasl.username is required with kafka.securityProtocol %s" $v.kafka.securityProtocol) -}}
 {{- end -}}
 {{- if and (not $v.credentials.existingSecret) (not (index $v.credentials.values "kafka-sasl-password")) -}}
 {{- fail (printf "credentials.values.kafka-sasl-password is required with kafka.securityProtocol %s (or use credentials.existingSecret)" $v.kafka.securityProtocol) -}}
 {{- end -}}
+{{- end -}}
+{{- if and $v.kafka.tls.clientCert.existingSecret (not (include "bridge.tls" .)) -}}
+{{- fail (printf "kafka.tls.clientCert needs kafka.securityProtocol SSL or SASL_SSL, not %s" $v.kafka.securityProtocol) -}}
+{{- end -}}
+{{- if $v.kafka.schemaRegistryUsername -}}
+{{- if not $v.kafka.schemaRegistryUrl -}}
+{{- fail "kafka.schemaRegistryUsername is set but kafka.schemaRegistryUrl is empty" -}}
+{{- end -}}
+{{- if and (not $v.credentials.existingSecret) (not (index $v.credentials.values "schema-registry-password")) -}}
+{{- fail "credentials.values.schema-registry-password is required with kafka.schemaRegistryUsername (or use credentials.existingSecret)" -}}
+{{- end -}}
+{{- end -}}
+{{- if $v.kafka.schemaRegistryUrl -}}
+{{- $_ := include "bridge.urlEndpoint" (dict "url" $v.kafka.schemaRegistryUrl "what" "kafka.schemaRegistryUrl") -}}
+{{- end -}}
+{{- if $v.proxy.httpsProxy -}}
+{{- $_ := include "bridge.urlEndpoint" (dict "url" $v.proxy.httpsProxy "what" "proxy.httpsProxy") -}}
+{{- end -}}
+{{- if and $v.vendorCa.existingSecret $v.vendorCa.existingConfigMap -}}
+{{- fail "vendorCa: set existingSecret or existingConfigMap, not both" -}}
 {{- end -}}
 {{- if and $v.kafka.tls.caBundle $v.kafka.tls.existingSecret -}}
 {{- fail "kafka.tls: set caBundle or existingSecret, not both" -}}
@@ -263,8 +426,37 @@ The bridge configuration (bridge/config.py) of one workload, as YAML; call with
 {{/* The credential keys one workload mounts. */}}
 {{- define "bridge.workloadSecretKeys" -}}
 {{- $keys := .workload.secretKeys | default list -}}
-{{- if include "bridge.sasl" .root -}}
+{{- if include "bridge.oauth" .root -}}
+{{- $keys = append $keys "kafka-oauth-client-secret" -}}
+{{- else if include "bridge.sasl" .root -}}
 {{- $keys = append $keys "kafka-sasl-password" -}}
 {{- end -}}
+{{- if and .root.Values.kafka.schemaRegistryUrl .root.Values.kafka.schemaRegistryUsername -}}
+{{- $keys = append $keys "schema-registry-password" -}}
+{{- end -}}
 {{- toJson ($keys | uniq) -}}
+{{- end -}}
+
+
+{{/* HTTPS_PROXY / NO_PROXY (both spellings) for the bridge container, as a YAML list. */}}
+{{- define "bridge.proxyEnv" -}}
+{{- $env := list -}}
+{{- if .Values.proxy.httpsProxy -}}
+{{- $noProxy := list ".svc" ".cluster.local" "localhost" "127.0.0.1" -}}
+{{- if .Values.kafka.schemaRegistryUrl -}}
+{{- $registry := include "bridge.urlEndpoint" (dict "url" .Values.kafka.schemaRegistryUrl "what" "kafka.schemaRegistryUrl") | fromJson -}}
+{{- $noProxy = append $noProxy $registry.host -}}
+{{- end -}}
+{{- range $entry := splitList "," .Values.proxy.noProxy -}}
+{{- if trim $entry -}}{{- $noProxy = append $noProxy (trim $entry) -}}{{- end -}}
+{{- end -}}
+{{- $noProxyText := $noProxy | uniq | join "," -}}
+{{- range $name := list "HTTPS_PROXY" "https_proxy" -}}
+{{- $env = append $env (dict "name" $name "value" $.Values.proxy.httpsProxy) -}}
+{{- end -}}
+{{- range $name := list "NO_PROXY" "no_proxy" -}}
+{{- $env = append $env (dict "name" $name "value" $noProxyText) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $env -}}
 {{- end -}}
