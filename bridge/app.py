@@ -1,10 +1,11 @@
 """Starts the pipelines, serves metrics and health, handles signals.
 
-Shutdown on SIGTERM or SIGINT, in this order, within `shutdown_deadline_s`:
+Shutdown on SIGTERM or SIGINT, in this order, all within one deadline, `shutdown_deadline_s`
+from the signal (so the pod's terminationGracePeriodSeconds only needs a small margin above it):
 1. every pipeline stops fetching;
-2. in-flight deliveries drain until the deadline;
+2. in-flight deliveries drain until shortly before the deadline;
 3. each pipeline commits what is done and closes its consumer (leaving its group);
-4. the dead-letter producer flushes and closes;
+4. the dead-letter producer flushes what is left, for the time that is left;
 5. the metrics and health server stops.
 A second signal exits at once with status 130: still safe, because nothing uncommitted is
 lost, it is delivered again by the next consumer of the group.
@@ -70,6 +71,8 @@ class StatusServer:
 
     def __init__(self, host: str, port: int, registry: CollectorRegistry, health: Health) -> None:
         class Handler(BaseHTTPRequestHandler):
+            timeout = 10  # a client that opens a connection and sends nothing frees its thread
+
             def do_GET(self) -> None:
                 if self.path == "/metrics":
                     self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
@@ -150,10 +153,13 @@ async def run(
         log.info("signal %s: draining", signal.Signals(signum).name, extra={"event": "shutdown"})
         stopping.set()
 
+    deadline: list[float] = []
+
     async def stop_on_request() -> None:
         await stopping.wait()
+        deadline.append(loop.time() + config.shutdown_deadline_s)
         for pipeline in pipelines:
-            pipeline.stop()
+            pipeline.stop(deadline[0])
 
     stopper = asyncio.create_task(stop_on_request(), name="stopper")
     if install_signals:
@@ -177,7 +183,8 @@ async def run(
     finally:
         beat.cancel()
         stopper.cancel()
-        await producer.close()
+        left = deadline[0] - loop.time() if deadline else config.shutdown_deadline_s
+        await producer.close(max(0.5, left))
         server.stop()
         if install_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):

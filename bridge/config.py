@@ -13,10 +13,12 @@ as `SecretStr`, so printing a config masks them (`Config.masked()`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -224,7 +226,10 @@ class CircuitSettings(_Strict):
 class VendorConfig(_Strict):
     enabled: bool = True
     base_url: str | None = None
-    """None: the vendor's production endpoint."""
+    """None: the vendor's production endpoint. Must be https, but on loopback."""
+    allow_insecure_http: bool = False
+    """Allow an http:// base_url off loopback (a sandbox in a compose network): keys would
+    travel in clear text."""
     settings: dict[str, Any] = Field(default_factory=dict)
     """The vendor's own block (credentials, options), validated by its module."""
     concurrency: int = Field(default=16, ge=1, le=1024)
@@ -242,6 +247,27 @@ class VendorConfig(_Strict):
     batch: BatchSettings = BatchSettings()
     retry: RetrySettings = RetrySettings()
     circuit: CircuitSettings = CircuitSettings()
+
+    @model_validator(mode="after")
+    def _https_off_loopback(self) -> VendorConfig:
+        url = urlsplit(self.base_url or "https://default")
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"base_url must be an http(s) URL with a host, not {self.base_url!r}")
+        if url.scheme == "http" and not self.allow_insecure_http and not _loopback(url.hostname):
+            raise ValueError(
+                "base_url must use https (vendor keys would travel in clear text); "
+                "http is allowed on loopback, or with allow_insecure_http: true"
+            )
+        return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class HttpSettings(_Strict):
@@ -263,7 +289,10 @@ class Config(_Strict):
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
     schemas_dir: Path = DEFAULT_SCHEMAS_DIR
-    commit_interval_s: float = Field(default=5, gt=0)
+    commit_interval_s: float = Field(default=0.2, gt=0)
+    """How often done offsets are committed while they move (nothing is sent while they do
+    not): a kill -9 redelivers at most what was done in the last interval plus what was in
+    flight."""
     shutdown_deadline_s: float = Field(default=25, gt=0)
     """Graceful drain on SIGTERM; keep it below the pod's terminationGracePeriodSeconds."""
     revoke_timeout_s: float = Field(default=10, gt=0)

@@ -6,19 +6,24 @@ BridgeError
 ├─ DecodeError                 the record cannot be decoded: dead letter, then done
 ├─ MappingError                the vendor cannot take this record: skip by reason
 │                              (or dead letter, by the vendor's policy)
-└─ DeliveryError               carries status, retry_after and retriable
+└─ DeliveryError               carries status, retry_after, retriable and pauses
    ├─ TransientDeliveryError   timeouts, resets, 408/425/429/5xx: retry with backoff
    ├─ RejectedDeliveryError    other 4xx, a 2xx whose body refuses the request: split the
    │                           batch, then dead letter the single record that is refused
-   └─ CredentialsError         401/403, 404/405 on the endpoint: pause the pipeline, commit
-                               nothing new, report not ready, probe until it works
+   └─ CredentialsError         401/403, 404/405 on the endpoint, any 3xx (a moved endpoint is
+                               never followed): pause the pipeline, commit nothing new,
+                               report not ready, probe until it works
 ```
 
-Retry decisions read `DeliveryError.retriable`; nothing else inspects status codes.
+The retry decision (`bridge.delivery.sender`) reads only `retriable` and `pauses`; nothing past
+`bridge.delivery.client.classify` inspects status codes.
 Messages never carry secrets or personal data: they are logged and written to headers.
 """
 
 from __future__ import annotations
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+"""Statuses below 500 that mean "later", wherever a vendor reports them (reply or body)."""
 
 
 class BridgeError(Exception):
@@ -56,6 +61,10 @@ class DeliveryError(BridgeError):
     """A vendor did not acknowledge a request."""
 
     retriable = False
+    """The same request may succeed later: send it again, never dead-letter it for this."""
+    pauses = False
+    """The vendor refuses our access, not this request: pause the whole pipeline and probe
+    on a timer instead of counting the failure against the request's retry limits."""
 
     def __init__(
         self, message: str, *, status: int | None = None, retry_after: float | None = None
@@ -63,11 +72,6 @@ class DeliveryError(BridgeError):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
-
-    @property
-    def error_class(self) -> str:
-        """The name used in dead-letter headers and metric labels."""
-        return _ERROR_CLASS[type(self)]
 
 
 class TransientDeliveryError(DeliveryError):
@@ -81,18 +85,11 @@ class RejectedDeliveryError(DeliveryError):
 
 
 class CredentialsError(DeliveryError):
-    """The vendor refused our credentials or the endpoint does not exist.
+    """The vendor refused our credentials, or the endpoint is wrong (missing or moved).
 
-    Retriable: a rotated key or a fixed URL makes the same request succeed, and dead-lettering
-    every record while a key is expired would flood the dead-letter topic.
+    Retriable and pausing: a rotated key or a fixed URL makes the same request succeed, and
+    dead-lettering every record while a key is expired would flood the dead-letter topic.
     """
 
     retriable = True
-
-
-_ERROR_CLASS: dict[type[DeliveryError], str] = {
-    DeliveryError: "delivery",
-    TransientDeliveryError: "transient",
-    RejectedDeliveryError: "rejected",
-    CredentialsError: "credentials",
-}
+    pauses = True

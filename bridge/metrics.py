@@ -15,11 +15,11 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from bridge import __version__
+from bridge.delivery.retry import CircuitState
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-CIRCUIT_STATES = ("closed", "open", "half_open")
 
 
 class Metrics:
@@ -165,6 +165,14 @@ class Metrics:
             ["vendor"],
             registry=registry,
         )
+        self.dead_letter_write_failures = Counter(
+            "bridge_dead_letter_write_failures_total",
+            "Dead-letter writes Kafka refused, by kind (transient: retried; permanent: the "
+            "letter was trimmed; fatal: even the trimmed letter was refused, the pipeline "
+            "stopped).",
+            ["vendor", "kind"],
+            registry=registry,
+        )
         self.outcome_write_failures = Counter(
             "bridge_outcome_write_failures_total",
             "Outcome records that could not be written.",
@@ -172,6 +180,6 @@ class Metrics:
             registry=registry,
         )
 
-    def set_circuit(self, vendor: str, state: str) -> None:
-        for candidate in CIRCUIT_STATES:
+    def set_circuit(self, vendor: str, state: CircuitState) -> None:
+        for candidate in CircuitState:
             self.circuit_state.labels(vendor, candidate).set(1 if candidate == state else 0)

@@ -5,8 +5,13 @@ types (see `bridge.errors`); everything past it reads `DeliveryError.retriable`:
 
 - 2xx: the vendor's `read_reply` gives one result per item (or refuses the whole request);
 - 408, 425, 429, 5xx, timeouts, connection errors: `TransientDeliveryError`;
-- 401, 403, and 404/405 (the endpoint itself is wrong): `CredentialsError`;
+- 401, 403, 404/405 (the endpoint itself is wrong) and every 3xx: `CredentialsError`;
 - any other 4xx: `RejectedDeliveryError`.
+
+Redirects are never followed: a 301/302/303 would turn the POST into a GET to a landing page
+whose 200 looks like acceptance, and a 307/308 would post our key to another host. A moved
+endpoint is a configuration problem: the pipeline pauses and reports it, like a 404.
+A reply body is read up to `MAX_REPLY_BYTES`; a longer one is a refusal, never held whole.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import aiohttp
 
 from bridge.errors import (
+    TRANSIENT_STATUSES,
     CredentialsError,
     DeliveryError,
     RejectedDeliveryError,
@@ -28,8 +34,8 @@ from bridge.errors import (
 from bridge.metrics import Metrics
 from bridge.vendors.base import HttpRequest, Item, ItemResult, Vendor
 
-TRANSIENT_STATUSES = frozenset({408, 425, 429})
 CREDENTIALS_STATUSES = frozenset({401, 403, 404, 405})
+MAX_REPLY_BYTES = 1024 * 1024
 _REASON_CHARS = 300
 
 
@@ -41,6 +47,11 @@ def classify(status: int, retry_after: str | None, body: bytes) -> DeliveryError
     if status in TRANSIENT_STATUSES or status >= 500:
         return TransientDeliveryError(
             detail, status=status, retry_after=parse_retry_after(retry_after)
+        )
+    if 300 <= status < 400:
+        # Where it points is left out too: it is another host's URL, not ours to log.
+        return CredentialsError(
+            f"HTTP {status}: the endpoint moved (redirects are not followed)", status=status
         )
     if status in CREDENTIALS_STATUSES:
         # The body is left out: some APIs echo the credentials they refused.
@@ -62,6 +73,21 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when - (time.time() if now is None else now))
 
 
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The body, or its first MAX_REPLY_BYTES + 1 bytes when it is longer."""
+    length = response.content_length
+    if length is not None and length <= MAX_REPLY_BYTES:
+        return await response.read()  # the common case: one read of a known, small body
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            break
+    return b"".join(chunks)[: MAX_REPLY_BYTES + 1]
+
+
 class VendorClient:
     """Sends `HttpRequest`s for one vendor; an async context manager owning its session."""
 
@@ -80,8 +106,13 @@ class VendorClient:
         # No connection limit of aiohttp's own: the pipeline bounds concurrency, and a second
         # limit would queue requests where nothing measures them.
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        # trust_env: HTTPS_PROXY / NO_PROXY and a private CA bundle (SSL_CERT_FILE) are honoured,
+        # as corporate networks need.
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, skip_auto_headers=("User-Agent",)
+            connector=connector,
+            timeout=self._timeout,
+            skip_auto_headers=("User-Agent",),
+            trust_env=True,
         )
         return self
 
@@ -104,9 +135,13 @@ class VendorClient:
         self._in_flight.inc()
         try:
             async with self._session.request(
-                request.method, request.url, headers=request.headers, data=request.body
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body,
+                allow_redirects=False,
             ) as response:
-                body = await response.read()
+                body = await _read_capped(response)
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -119,10 +154,21 @@ class VendorClient:
         error = classify(status, retry_after, body)
         if error is not None:
             raise error
+        if status not in self._vendor.accepted_statuses:
+            # A 2xx the vendor's document does not call success (VTmarketing: 200 only). It may
+            # have stored the event, so it is never sent again: a refusal, then a dead letter.
+            raise RejectedDeliveryError(
+                f"HTTP {status}: not a success status for this vendor", status=status
+            )
+        if len(body) > MAX_REPLY_BYTES:
+            raise RejectedDeliveryError(
+                f"{status} reply longer than {MAX_REPLY_BYTES} bytes", status=status
+            )
         try:
             return status, self._vendor.read_reply(body, items)
         except DeliveryError as exc:
-            exc.status = status
+            if exc.status is None:  # a status the vendor reported in its body (Qubit) wins
+                exc.status = status
             raise
         except Exception as exc:
             # A reply the vendor module cannot read is a refusal of the request as far as we

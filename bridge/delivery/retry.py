@@ -4,9 +4,12 @@
   Jitter"): the n-th wait is uniform in [0, min(cap, base * 2**(n-1))], never shorter than the
   vendor's Retry-After, never longer than the cap.
 - `Circuit`: closed -> open after `failure_threshold` consecutive transient failures, or at once
-  on refused credentials; open for `open_s`, then half-open: exactly one probe request goes out,
-  and its success closes the circuit, its failure opens it again. While the circuit is not
-  closed the pipeline stops fetching, so a vendor outage piles records up in Kafka, not memory.
+  on refused credentials (for the credentials probe interval); open for `open_s`, then
+  half-open: exactly one probe request goes out, and its success closes the circuit, its failure
+  opens it again. The move to half-open runs on a timer of its own, not only when a request
+  asks: a circuit opened by the last batch in flight must still let the next record probe.
+  While the circuit is open the pipeline stops fetching, so a vendor outage piles records up
+  in Kafka, not memory; half-open, fetching resumes so that a probe has something to send.
 - `RateLimiter`: a token bucket (requests per second, burst).
 """
 
@@ -56,9 +59,13 @@ class Circuit:
         self._on_change = on_change
         self._clock = clock
         self.state = CircuitState.CLOSED
+        self.refused = False
+        """True from refused credentials until a request succeeds again."""
         self._failures = 0
         self._reopen_at = 0.0
         self._changed = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._probe_out = False
 
     async def admit(self) -> None:
         """Wait until a request may go out: the circuit is closed, or this one is the probe."""
@@ -67,31 +74,61 @@ class Circuit:
                 return
             if self.state is CircuitState.OPEN:
                 remaining = self._reopen_at - self._clock()
-                if remaining <= 0:
-                    self._set(CircuitState.HALF_OPEN)
-                    return
-                await self._changed_or(remaining)
-            else:
-                await self._changed_or(None)
+                if remaining > 0:
+                    await self._changed_or(remaining)
+                    continue
+                self._set(CircuitState.HALF_OPEN)
+            if not self._probe_out:
+                self._probe_out = True
+                return
+            await self._changed_or(None)
 
     def success(self) -> None:
         self._failures = 0
+        was_refused, self.refused = self.refused, False
         if self.state is not CircuitState.CLOSED:
             self._set(CircuitState.CLOSED)
+        elif was_refused:
+            self._on_change(self.state)
 
     def failure(self) -> None:
         self._failures += 1
         if self.state is CircuitState.HALF_OPEN or self._failures >= self._threshold:
             self.trip(self._open_s)
 
+    def refuse(self, probe_s: float) -> None:
+        """The vendor refused our credentials: open for `probe_s`, then probe again."""
+        self.refused = True
+        self.trip(probe_s)
+
     def trip(self, open_s: float) -> None:
-        """Open the circuit for `open_s` seconds (refused credentials use their own interval)."""
+        """Open the circuit for `open_s` seconds; a timer moves it to half-open after that."""
         self._reopen_at = self._clock() + open_s
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(open_s, self._half_open_when_due)
         self._set(CircuitState.OPEN)
+
+    def close(self) -> None:
+        """Cancel the timer (the pipeline is stopping)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _half_open_when_due(self) -> None:
+        self._timer = None
+        if self.state is not CircuitState.OPEN:
+            return
+        remaining = self._reopen_at - self._clock()
+        if remaining > 0:  # a test clock, or a timer that fired early
+            self._timer = asyncio.get_running_loop().call_later(remaining, self._half_open_when_due)
+            return
+        self._set(CircuitState.HALF_OPEN)
 
     def _set(self, state: CircuitState) -> None:
         changed = state is not self.state
         self.state = state
+        self._probe_out = False
         # Wake every waiter: a new deadline or a closed circuit changes what they wait for.
         self._changed.set()
         self._changed = asyncio.Event()

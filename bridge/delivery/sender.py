@@ -1,77 +1,58 @@
 """Sending one batch of records to a vendor until each record has an outcome.
 
-A batch ends in exactly one of these ways per record:
+`Sender.send(batch)` returns a `Sent`, one outcome per record:
 - delivered: a 2xx whose body accepted the record's items;
-- dead-lettered ``per_event``: the 2xx body refused one of the record's items;
-- dead-lettered ``rejected``: the vendor refused a request holding only this record (a refused
-  batch is split in halves and each half sent again, down to single records, so one bad event
-  never takes good ones down with it);
-- dead-lettered ``retries_exhausted``: only when a retry limit is configured;
+- failed ``per_event``: the 2xx body refused one of the record's items;
+- failed ``rejected``: the vendor refused a request holding only this record (a refused batch
+  is split in halves and each half sent again, down to single records, so one bad event never
+  takes good ones down with it);
+- failed ``retries_exhausted``: only when a retry limit is configured;
 - dropped: every record of the batch belongs to a partition this pipeline no longer owns (the
   new owner delivers them again from the committed offset).
 
-Transient failures are retried with backoff behind the circuit; refused credentials open the
-circuit for the probe interval and are retried forever, never dead-lettered.
+The retry decision reads the error's `retriable` and `pauses` (see `bridge.errors`): a
+retriable failure is sent again after a backoff behind the circuit; a pausing one (refused
+credentials, a moved endpoint) opens the circuit for the probe interval and is never
+dead-lettered; anything else is a refusal of the request's content.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from bridge.config import VendorConfig
 from bridge.delivery.client import VendorClient
 from bridge.delivery.retry import Backoff, Circuit, RateLimiter
-from bridge.errors import CredentialsError, RejectedDeliveryError, TransientDeliveryError
-from bridge.events import EventType
-from bridge.kafka.offsets import PartitionOffsets
+from bridge.errors import DeliveryError
 from bridge.metrics import Metrics
-from bridge.vendors.base import ACCEPTED, Item, ItemResult, Vendor
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(eq=False, slots=True)
-class Record:
-    """One consumed Kafka record on its way through a vendor pipeline."""
-
-    tracker: PartitionOffsets
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-    size: int
-    event_type: EventType | None = None
-    event: dict[str, Any] | None = None
-    items: list[Item] = field(default_factory=list)
-    attempts: int = 0
-    first_attempt: float | None = None
-    last_attempt: float | None = None
-    done: bool = False
+from bridge.records import Record
+from bridge.vendors.base import ACCEPTED, ItemResult, Vendor
 
 
-class Outcomes(Protocol):
-    """Where the sender reports what became of each record."""
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A record the vendor will not take: it goes to the dead-letter topic."""
 
-    def delivered(self, records: Sequence[Record], status: int) -> None: ...
+    record: Record
+    error_class: str
+    """``rejected``, ``per_event`` or ``retries_exhausted``."""
+    message: str
+    status: int | None
 
-    def warned(self, record: Record, warnings: Sequence[str]) -> None:
-        """The vendor accepted `record` with warnings (reported before `delivered`)."""
 
-    def dead_letter(
-        self, record: Record, error_class: str, message: str, status: int | None
-    ) -> None: ...
+@dataclass(slots=True)
+class Sent:
+    """What became of each record of a batch."""
 
-    def dropped(self, record: Record) -> None: ...
-
-    def credentials_refused(self, error: CredentialsError | None) -> None:
-        """Called with the error when refused, with None when a request succeeds again."""
+    delivered: list[tuple[list[Record], int]] = field(default_factory=list)
+    """Records the vendor acknowledged, grouped by the request (and its status)."""
+    failed: list[Failure] = field(default_factory=list)
+    warnings: list[tuple[Record, list[str]]] = field(default_factory=list)
+    """Delivered records the vendor accepted with warnings."""
+    dropped: list[Record] = field(default_factory=list)
 
 
 class Sender:
@@ -81,14 +62,12 @@ class Sender:
         config: VendorConfig,
         client: VendorClient,
         circuit: Circuit,
-        outcomes: Outcomes,
         metrics: Metrics,
     ) -> None:
         self._vendor = vendor
         self._config = config
         self._client = client
         self._circuit = circuit
-        self._outcomes = outcomes
         self._backoff = Backoff(config.retry)
         self._limiter = (
             RateLimiter(config.rate_limit_rps, config.rate_limit_burst)
@@ -101,19 +80,22 @@ class Sender:
             cls: metrics.retries.labels(name, cls) for cls in ("transient", "credentials")
         }
         self._rate_wait = metrics.rate_limit_wait.labels(name)
-        self._refused = False
 
-    async def send(self, batch: list[Record]) -> None:
+    async def send(self, batch: list[Record]) -> Sent:
+        sent = Sent()
+        await self._send(batch, sent)
+        return sent
+
+    async def _send(self, batch: list[Record], sent: Sent) -> None:
         items = [item for record in batch for item in record.items]
         request = self._vendor.build_request(items)
         if len(batch) > 1 and len(request.body) > self._config.batch.max_bytes:
-            await self._split(batch)
+            await self._split(batch, sent)
             return
         attempt = 0
         while True:
             if all(record.tracker.fenced for record in batch):
-                for record in batch:
-                    self._outcomes.dropped(record)
+                sent.dropped.extend(batch)
                 return
             await self._circuit.admit()
             if self._limiter is not None:
@@ -125,46 +107,41 @@ class Sender:
             self._batch_size.observe(len(batch))
             try:
                 status, results = await self._client.send(request, items)
-            except RejectedDeliveryError as exc:
-                self._circuit.success()
-                if len(batch) > 1:
-                    await self._split(batch)
-                else:
-                    self._outcomes.dead_letter(batch[0], "rejected", str(exc), exc.status)
-                return
-            except CredentialsError as exc:
-                self._retries["credentials"].inc()
-                if not self._refused:
-                    self._refused = True
-                    self._outcomes.credentials_refused(exc)
-                self._circuit.trip(self._config.retry.credentials_probe_s)
-                continue
-            except TransientDeliveryError as exc:
+            except DeliveryError as exc:
+                if exc.pauses:
+                    self._retries["credentials"].inc()
+                    self._circuit.refuse(self._config.retry.credentials_probe_s)
+                    continue
+                if not exc.retriable:
+                    self._circuit.success()  # the vendor answered: it is up
+                    if len(batch) > 1:
+                        await self._split(batch, sent)
+                    else:
+                        sent.failed.append(Failure(batch[0], "rejected", str(exc), exc.status))
+                    return
                 self._circuit.failure()
                 if self._exhausted(batch, attempt):
-                    for record in batch:
-                        self._outcomes.dead_letter(
-                            record, "retries_exhausted", str(exc), exc.status
-                        )
+                    sent.failed.extend(
+                        Failure(record, "retries_exhausted", str(exc), exc.status)
+                        for record in batch
+                    )
                     return
                 self._retries["transient"].inc()
                 await asyncio.sleep(self._backoff.delay(attempt, exc.retry_after))
                 continue
             self._circuit.success()
-            if self._refused:
-                self._refused = False
-                self._outcomes.credentials_refused(None)
-            self._settle(batch, status, results)
+            self._settle(batch, status, results, sent)
             return
 
-    async def _split(self, batch: list[Record]) -> None:
+    async def _split(self, batch: list[Record], sent: Sent) -> None:
         middle = len(batch) // 2
-        await self.send(batch[:middle])
-        await self.send(batch[middle:])
+        await self._send(batch[:middle], sent)
+        await self._send(batch[middle:], sent)
 
-    def _settle(self, batch: list[Record], status: int, results: list[ItemResult]) -> None:
+    @staticmethod
+    def _settle(batch: list[Record], status: int, results: list[ItemResult], sent: Sent) -> None:
         if all(result is ACCEPTED for result in results):
-            self._outcomes.delivered(batch, status)  # the common case, without per-item work
+            sent.delivered.append((batch, status))  # the common case, without per-item work
             return
         delivered = []
         position = 0
@@ -174,13 +151,14 @@ class Sender:
             failed = [result for result in mine if not result.ok]
             if failed:
                 message = "; ".join(result.error or "refused" for result in failed)
-                self._outcomes.dead_letter(record, "per_event", message, status)
+                sent.failed.append(Failure(record, "per_event", message, status))
                 continue
             warnings = [warning for result in mine for warning in result.warnings]
             if warnings:
-                self._outcomes.warned(record, warnings)
+                sent.warnings.append((record, warnings))
             delivered.append(record)
-        self._outcomes.delivered(delivered, status)
+        if delivered:
+            sent.delivered.append((delivered, status))
 
     def _exhausted(self, batch: list[Record], attempt: int) -> bool:
         retry = self._config.retry

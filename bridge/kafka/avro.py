@@ -77,7 +77,13 @@ class AvroDecoder:
         return self._read(raw, _HEADER.size, writer, self._reader)
 
     def add_writer_schema(self, schema_id: int, schema: dict[str, Any]) -> None:
-        self._writers[schema_id] = parse(schema)
+        """Cache a writer schema; DecodeError when it cannot be used (it never will be)."""
+        try:
+            self._writers[schema_id] = parse(schema)
+        except Exception as exc:  # fastavro reports a bad schema with many exception types
+            raise DecodeError(
+                "unusable_schema", f"writer schema {schema_id}: {type(exc).__name__}: {exc}"[:200]
+            ) from None
 
     @staticmethod
     def _read(raw: bytes, start: int, writer: Any, reader: Any) -> dict[str, Any]:
@@ -97,7 +103,12 @@ class AvroDecoder:
 
 
 class SchemaRegistry:
-    """Fetches writer schemas by id from a Confluent-compatible Schema Registry."""
+    """Fetches writer schemas by id from a Confluent-compatible Schema Registry.
+
+    A schema the registry does not know, or one that is not Avro (PROTOBUF, JSON), is a
+    `DecodeError`: the record can never be decoded. Anything else (the registry down, slow, or
+    refusing our credentials) raises as it is, and is transient for the caller.
+    """
 
     def __init__(self, url: str, session_factory: Callable[[], aiohttp.ClientSession]) -> None:
         self._url = url.rstrip("/")
@@ -113,7 +124,15 @@ class SchemaRegistry:
                 raise DecodeError("unknown_schema_id", f"schema id {schema_id} not registered")
             response.raise_for_status()
             body = await response.json(content_type=None)
-        schema: dict[str, Any] = orjson.loads(body["schema"])
+        kind = body.get("schemaType", "AVRO")
+        if kind != "AVRO":
+            raise DecodeError("unusable_schema", f"schema id {schema_id} is {kind}, not Avro")
+        try:
+            schema: dict[str, Any] = orjson.loads(body["schema"])
+        except (KeyError, TypeError, orjson.JSONDecodeError):
+            raise DecodeError(
+                "unusable_schema", f"schema id {schema_id} is not Avro JSON"
+            ) from None
         return schema
 
 

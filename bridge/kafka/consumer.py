@@ -3,9 +3,18 @@
 One thread owns one Consumer: every call to it (poll, pause, resume, commit, close, the
 rebalance callbacks) happens on that thread, so the event loop never blocks on librdkafka and
 the consumer is never used from two threads. The loop talks to the thread with commands; the
-thread talks to the loop with `ConsumerEvents` callbacks scheduled by `call_soon_threadsafe`, in
+thread talks to the loop with typed events (`ConsumerEvent`) put on an asyncio queue, in
 order: an assignment always reaches the loop before that partition's first records, and a
 batch of records before the revocation that follows it.
+
+One batch at a time crosses to the loop, of at most `batch_limit` records (the pipeline sets it
+to the room left under its in-flight limit, so that limit holds exactly). While the loop is
+still taking a batch in for longer than `HOLD_AFTER_S` (a schema registry that is down), the
+thread keeps serving the group (rebalances, ``max.poll.interval.ms``) with every partition
+paused, and rewinds whatever it fetched meanwhile: the thread never stops polling.
+
+If the thread dies, every command waiting on it fails at once and `closed` completes, so the
+pipeline fails loudly instead of waiting for a commit that will never come.
 
 Revocation (cooperative-sticky): the thread asks the loop to finish the revoked partitions'
 in-flight records (bounded by revoke_timeout_s), commits what the loop reports done, and only
@@ -24,9 +33,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 log = logging.getLogger(__name__)
@@ -42,45 +51,67 @@ class CommitRequest:
     offset: int
 
 
-class ConsumerEvents(Protocol):
-    """What the consumer thread tells the pipeline, always on the event loop's thread."""
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    partitions: dict[TopicPartition, int]
+    """Each newly assigned partition with its assignment epoch."""
 
-    def on_assigned(self, partitions: dict[TopicPartition, int]) -> None: ...
 
-    def on_records(self, records: list[Message], admitted: threading.Event) -> None:
-        """Take `records` in; set `admitted` once they count against the in-flight limits."""
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    records: list[Message]
+    admitted: threading.Event
+    """Set it once the records count against the in-flight limits: the next fetch waits."""
 
-    def on_revoked(
-        self,
-        partitions: list[TopicPartition],
-        reply: concurrent.futures.Future[list[CommitRequest]],
-    ) -> None:
-        """Finish what can be finished of `partitions`, then resolve `reply` with its commits."""
 
-    def on_lost(self, partitions: list[TopicPartition]) -> None: ...
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    partitions: list[TopicPartition]
+    reply: concurrent.futures.Future[list[CommitRequest]]
+    """Resolve with the commits for what could be finished; the hand-over waits for it."""
 
-    def on_committed(self, commits: list[CommitRequest]) -> None: ...
 
-    def on_commit_failed(self, error: str) -> None: ...
+@dataclass(frozen=True, slots=True)
+class Lost:
+    partitions: list[TopicPartition]
 
-    def on_broker_state(self, reachable: bool) -> None: ...
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    commits: list[CommitRequest]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitFailed:
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerState:
+    reachable: bool
+
+
+ConsumerEvent = Assigned | Fetched | Revoked | Lost | Committed | CommitFailed | BrokerState
 
 
 class ConsumerThread:
-    """Runs a Consumer on its own thread; `start()`, `request_*`, then `stop()`."""
+    """Runs a Consumer on its own thread; `start()`, `commit()`/`set_fetching()`, `stop()`."""
 
     POLL_TIMEOUT_S = 0.1
     BATCH = 500
+    HOLD_AFTER_S = 1.0
+    COMMITTED_TIMEOUT_S = 5.0
 
     def __init__(
         self,
         properties: dict[str, Any],
         topics: Sequence[str],
-        events: ConsumerEvents,
+        events: asyncio.Queue[ConsumerEvent],
         loop: asyncio.AbstractEventLoop,
         revoke_timeout_s: float,
         on_lag: Callable[[str, int, int], None] | None = None,
         name: str = "consumer",
+        consumer_factory: Callable[[dict[str, Any]], Consumer] = Consumer,
     ) -> None:
         self._properties = {
             **properties,
@@ -94,7 +125,12 @@ class ConsumerThread:
         self._loop = loop
         self._revoke_timeout_s = revoke_timeout_s
         self._on_lag = on_lag
-        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._consumer_factory = consumer_factory
+        self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
+        self.batch_limit = self.BATCH
+        """Records one fetch may take; the loop lowers it near the in-flight limit."""
+        self._handed_at = 0.0
+        self._held = False
         self._fetching = threading.Event()
         self._fetching.set()
         # One batch at a time crosses to the loop: the next is fetched only after the loop has
@@ -110,7 +146,8 @@ class ConsumerThread:
         self._committed: dict[TopicPartition, int] = {}
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._consumer: Consumer | None = None
-        self._closed = concurrent.futures.Future[None]()
+        self.closed = concurrent.futures.Future[None]()
+        """Completes when the thread ends: after `stop()`, or with the error that ended it."""
 
     # -- called from the event loop -------------------------------------------------------
     def start(self) -> None:
@@ -124,17 +161,17 @@ class ConsumerThread:
             self._fetching.clear()
 
     async def commit(self, commits: list[CommitRequest]) -> None:
-        """Commit on the consumer thread; the outcome arrives as on_committed/on_commit_failed."""
-        done = concurrent.futures.Future[None]()
+        """Commit on the consumer thread; the outcome arrives as Committed or CommitFailed.
 
-        def run() -> None:
-            try:
-                self._commit(commits)
-            finally:
-                _settle(done)
-
-        self._commands.put(run)
-        await asyncio.wrap_future(done)
+        Raises `ConsumerDiedError` if the thread is gone or dies before running it.
+        """
+        command = _Command(lambda: self._commit(commits))
+        if not self._thread.is_alive() and self._thread.ident is not None:
+            raise ConsumerDiedError("the consumer thread is not running")
+        self._commands.put(command)
+        if self.closed.done():  # died between the check and the put: nothing will run it
+            self._fail_commands()
+        await asyncio.wrap_future(command.done)
 
     async def stop(self, abandon: bool = False) -> None:
         """Leave the group and close the consumer (idempotent).
@@ -147,7 +184,7 @@ class ConsumerThread:
             self._abandoned.set()
         self._stopping.set()
         if self._thread.is_alive():
-            await asyncio.wrap_future(self._closed)
+            await asyncio.wrap_future(self.closed)
 
     @property
     def alive(self) -> bool:
@@ -156,7 +193,7 @@ class ConsumerThread:
     # -- the consumer thread ---------------------------------------------------------------
     def _run(self) -> None:
         try:
-            self._consumer = Consumer(self._properties)
+            self._consumer = self._consumer_factory(self._properties)
             self._consumer.subscribe(
                 self._topics,
                 on_assign=self._on_assign,
@@ -166,12 +203,10 @@ class ConsumerThread:
             last_lag = 0.0
             while not self._stopping.is_set():
                 self._drain_commands()
-                if not self._admitted.wait(self.POLL_TIMEOUT_S):
-                    continue
-                self._apply_pause()
-                records = self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S)
-                if records:
-                    self._hand_over(records)
+                if self._admitted.wait(self.POLL_TIMEOUT_S):
+                    self._fetch()
+                elif time.monotonic() - self._handed_at >= self.HOLD_AFTER_S:
+                    self._hold()
                 now = time.monotonic()
                 if now - last_lag >= 1.0:
                     last_lag = now
@@ -179,11 +214,33 @@ class ConsumerThread:
                     self._report_lag()
             self._drain_commands()
             self._consumer.close()
-        except Exception:
+        except Exception as exc:
             log.exception("consumer thread crashed", extra={"event": "consumer_crashed"})
-            raise
+            self.closed.set_exception(exc)  # the pipeline watching `closed` fails with it
         finally:
-            _settle(self._closed)
+            _settle(self.closed)
+            self._fail_commands()
+
+    def _fetch(self) -> None:
+        assert self._consumer is not None
+        self._held = False
+        self._apply_pause()
+        records = self._consumer.consume(max(1, self.batch_limit), self.POLL_TIMEOUT_S)
+        if records:
+            self._hand_over(records)
+
+    def _hold(self) -> None:
+        """Serve the group while the loop is busy: everything paused, fetched records rewound."""
+        assert self._consumer is not None
+        if not self._held:
+            self._held = True
+            self._apply_pause()
+        first: dict[tuple[Any, Any], Any] = {}
+        for record in self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S):
+            if record.error() is None:
+                first.setdefault((record.topic(), record.partition()), record.offset())
+        for (topic, partition), offset in first.items():
+            self._consumer.seek(KafkaTopicPartition(topic, partition, offset))
 
     def _hand_over(self, records: list[Message]) -> None:
         good: list[Message] = []
@@ -195,7 +252,11 @@ class ConsumerThread:
                 log.warning("consume error: %s", error.str(), extra={"event": "consume_error"})
         if good:
             self._admitted.clear()
-            self._loop.call_soon_threadsafe(self._events.on_records, good, self._admitted)
+            self._handed_at = time.monotonic()
+            self._emit(Fetched(good, self._admitted))
+
+    def _emit(self, event: ConsumerEvent) -> None:
+        self._loop.call_soon_threadsafe(self._events.put_nowait, event)
 
     def _drain_commands(self) -> None:
         while True:
@@ -203,11 +264,19 @@ class ConsumerThread:
                 command = self._commands.get_nowait()
             except queue.Empty:
                 return
-            command()
+            command.run()
+
+    def _fail_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            command.fail()
 
     def _apply_pause(self) -> None:
         assert self._consumer is not None
-        want_paused = not self._fetching.is_set()
+        want_paused = self._held or not self._fetching.is_set()
         if want_paused == self._paused:
             return
         assignment = self._consumer.assignment()
@@ -227,18 +296,16 @@ class ConsumerThread:
         try:
             result = self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
-            self._loop.call_soon_threadsafe(self._events.on_commit_failed, str(exc.args[0]))
+            self._emit(CommitFailed(str(exc.args[0])))
             return
         failed = {(tp.topic, tp.partition) for tp in result or [] if tp.error is not None}
         confirmed = [c for c in current if (c.topic, c.partition) not in failed]
         for c in confirmed:
             self._committed[(c.topic, c.partition)] = c.offset
         if failed:
-            self._loop.call_soon_threadsafe(
-                self._events.on_commit_failed, f"{len(failed)} partitions refused the commit"
-            )
+            self._emit(CommitFailed(f"{len(failed)} partitions refused the commit"))
         if confirmed:
-            self._loop.call_soon_threadsafe(self._events.on_committed, confirmed)
+            self._emit(Committed(confirmed))
 
     def _check_broker(self) -> None:
         # After "all brokers down" nothing else says the broker is back while no record flows.
@@ -250,7 +317,7 @@ class ConsumerThread:
         except KafkaException:
             return
         self._broker_down = False
-        self._loop.call_soon_threadsafe(self._events.on_broker_state, True)
+        self._emit(BrokerState(True))
 
     def _report_lag(self) -> None:
         # The high watermark cached from fetch responses is right on every broker (a ListOffsets
@@ -258,6 +325,7 @@ class ConsumerThread:
         assert self._consumer is not None
         if self._on_lag is None:
             return
+        self._look_up_committed()
         for topic, partition in list(self._epochs):
             try:
                 low, high = self._consumer.get_watermark_offsets(
@@ -267,9 +335,33 @@ class ConsumerThread:
                 continue
             if high is None or high < 0:
                 continue
-            # Nothing committed yet: the group starts from the earliest offset.
-            committed = self._committed.get((topic, partition), max(low or 0, 0))
+            committed = self._committed.get((topic, partition))
+            if committed is None:
+                continue
+            if committed < 0:  # nothing committed yet: the group starts from the earliest
+                committed = max(low or 0, 0)
             self._on_lag(topic, partition, max(0, high - committed))
+
+    def _look_up_committed(self) -> None:
+        # Here, not in the assign callback: a slow coordinator must cost a lag figure, never
+        # the thread (an exception inside a rebalance callback would end it).
+        assert self._consumer is not None
+        unknown = [
+            KafkaTopicPartition(topic, partition)
+            for topic, partition in self._epochs
+            if (topic, partition) not in self._committed
+        ]
+        if not unknown:
+            return
+        try:
+            found = self._consumer.committed(unknown, timeout=self.COMMITTED_TIMEOUT_S)
+        except KafkaException:
+            return
+        for tp in found:
+            key = (tp.topic, tp.partition)
+            if key in self._epochs:
+                # Nothing committed yet: the group starts from the earliest offset (-1 here).
+                self._committed[key] = tp.offset if tp.offset >= 0 else -1
 
     # -- rebalance callbacks (inside consume(), on this thread) ----------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
@@ -279,11 +371,7 @@ class ConsumerThread:
             key = (tp.topic, tp.partition)
             self._epochs[key] = self._next_epoch
             assigned[key] = self._next_epoch
-        if partitions:
-            for tp in consumer.committed(partitions, timeout=10):
-                if tp.offset != OFFSET_INVALID and tp.offset >= 0:
-                    self._committed[(tp.topic, tp.partition)] = tp.offset
-        self._loop.call_soon_threadsafe(self._events.on_assigned, assigned)
+        self._emit(Assigned(assigned))
         if partitions and self._paused:
             consumer.pause(partitions)
 
@@ -291,7 +379,7 @@ class ConsumerThread:
         keys = [(tp.topic, tp.partition) for tp in partitions]
         if keys and not self._abandoned.is_set():
             reply = concurrent.futures.Future[list[CommitRequest]]()
-            self._loop.call_soon_threadsafe(self._events.on_revoked, keys, reply)
+            self._emit(Revoked(keys, reply))
             try:
                 commits = reply.result(timeout=self._revoke_timeout_s + 5)
             except concurrent.futures.TimeoutError:
@@ -303,7 +391,7 @@ class ConsumerThread:
     def _on_lost(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]
         self._forget(keys)
-        self._loop.call_soon_threadsafe(self._events.on_lost, keys)
+        self._emit(Lost(keys))
 
     def _forget(self, keys: list[TopicPartition]) -> None:
         for key in keys:
@@ -313,9 +401,31 @@ class ConsumerThread:
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
             self._broker_down = True
-            self._loop.call_soon_threadsafe(self._events.on_broker_state, False)
+            self._emit(BrokerState(False))
         else:
             log.warning("kafka: %s", error.str(), extra={"event": "kafka_error"})
+
+
+class ConsumerDiedError(Exception):
+    """The consumer thread is gone: a command sent to it can never run."""
+
+
+class _Command:
+    """Work for the consumer thread, and the future its sender awaits."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self._work = work
+        self.done = concurrent.futures.Future[None]()
+
+    def run(self) -> None:
+        try:
+            self._work()
+        finally:
+            _settle(self.done)
+
+    def fail(self) -> None:
+        if not self.done.done():
+            self.done.set_exception(ConsumerDiedError("the consumer thread ended"))
 
 
 def _settle(future: concurrent.futures.Future[None]) -> None:

@@ -14,12 +14,61 @@ Kafka, so a committed offset always has its outcome written (at least once).
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from bridge import __version__
+from bridge.kafka.producer import AsyncProducer, ProduceError
+from bridge.records import Record
+
+log = logging.getLogger(__name__)
+
+
+class OutcomeWriter:
+    """Writes one vendor's outcome records; `write` returns once Kafka acknowledged it."""
+
+    def __init__(
+        self,
+        producer: AsyncProducer,
+        topic: str,
+        vendor: str,
+        on_failure: Callable[[], None],
+    ) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._vendor = vendor
+        self._on_failure = on_failure
+
+    async def write(
+        self, record: Record, outcome: str, reason: str | None, status: int | None
+    ) -> None:
+        key, value = outcome_value(
+            self._vendor,
+            record.event_type,
+            record.event,
+            outcome,
+            reason,
+            status,
+            record.attempts,
+            time.time(),
+        )
+
+        def failed(error: ProduceError) -> None:
+            self._on_failure()
+            log.error(
+                "outcome write failed%s: %s",
+                "" if error.permanent else ", retrying",
+                error,
+                extra={"vendor": self._vendor, "event": "outcome_write_failed"},
+            )
+
+        # A permanent refusal propagates: the record must not count as done without it.
+        await self._producer.produce_durably(self._topic, key, value, (), failed)
 
 
 def outcome_value(

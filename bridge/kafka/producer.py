@@ -3,6 +3,12 @@
 `produce()` returns an awaitable that completes when Kafka acknowledged the write (acks=all),
 so a record is marked done only after its dead-letter copy is durable. Delivery reports are
 served by a thread of its own calling `poll()`; the event loop never blocks on librdkafka.
+
+Refusals are classified once, here: librdkafka retries what may pass later by itself, so a
+refusal that reaches us is transient only when it is about reaching the cluster (a timeout, a
+broker down, a leader moving); a record too large for the producer, the broker or the topic,
+a record the broker calls invalid, or a write the ACLs forbid is `permanent`: sending the same
+bytes again can never succeed.
 """
 
 from __future__ import annotations
@@ -22,8 +28,27 @@ QUEUE_FULL_WAIT_S = 0.05
 RETRY_DELAY_S = 1.0
 
 
+_PERMANENT = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_MSG,
+        KafkaError.INVALID_MSG_SIZE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.TOPIC_EXCEPTION,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError._INVALID_ARG,
+    }
+)
+
+
 class ProduceError(Exception):
-    """Kafka did not take the write."""
+    """Kafka did not take the write; `permanent` when the same record can never pass."""
+
+    def __init__(self, error: KafkaError) -> None:
+        super().__init__(error.str())
+        self.permanent = error.code() in _PERMANENT
 
 
 class AsyncProducer:
@@ -53,7 +78,7 @@ class AsyncProducer:
                 # The local queue is full: the delivery thread drains it; wait without blocking.
                 await asyncio.sleep(QUEUE_FULL_WAIT_S)
             except KafkaException as exc:
-                raise ProduceError(str(exc.args[0])) from None
+                raise ProduceError(exc.args[0]) from None
         await future
 
     async def produce_durably(
@@ -67,7 +92,8 @@ class AsyncProducer:
         """`produce` until Kafka takes the record, calling `on_failure` for each refusal.
 
         For records whose offset must not be committed before they are written (dead letters,
-        outcomes): giving up would lose them, so a refusal is retried, never dropped.
+        outcomes): giving up would lose them, so a transient refusal is retried, never dropped;
+        a permanent one is raised, for the caller to decide (it can never pass as it is).
         """
         while True:
             try:
@@ -75,6 +101,8 @@ class AsyncProducer:
                 return
             except ProduceError as exc:
                 on_failure(exc)
+                if exc.permanent:
+                    raise
                 await asyncio.sleep(RETRY_DELAY_S)
 
     async def close(self, timeout_s: float = 10) -> None:
@@ -98,4 +126,4 @@ def _settle(future: asyncio.Future[None], error: KafkaError | None) -> None:
     if error is None:
         future.set_result(None)
     else:
-        future.set_exception(ProduceError(error.str()))
+        future.set_exception(ProduceError(error))

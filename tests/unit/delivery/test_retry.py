@@ -83,3 +83,28 @@ async def test_rate_limiter_spaces_requests() -> None:
     assert waits[0] == 0
     assert elapsed >= 5 / 50 * 0.9
     assert sum(waits) > 0
+
+
+async def test_an_open_circuit_goes_half_open_on_its_own_timer_with_nothing_waiting() -> None:
+    states: list[CircuitState] = []
+    circuit = Circuit(1, open_s=0.05, on_change=states.append)
+    circuit.failure()
+    assert circuit.state is CircuitState.OPEN
+    await asyncio.sleep(0.2)  # nobody calls admit(): the last batch in flight has left
+    assert states == [CircuitState.OPEN, CircuitState.HALF_OPEN]
+    await asyncio.wait_for(circuit.admit(), 0.1)  # the next record is the probe
+    circuit.close()
+
+
+async def test_refused_credentials_hold_until_a_request_succeeds() -> None:
+    states: list[CircuitState] = []
+    circuit = Circuit(5, open_s=5, on_change=states.append)
+    circuit.refuse(0.05)
+    assert circuit.refused
+    await asyncio.sleep(0.2)
+    assert circuit.state is CircuitState.HALF_OPEN
+    assert circuit.refused  # half-open is a probe, not proof
+    await circuit.admit()
+    circuit.success()
+    assert not circuit.refused
+    assert circuit.state is CircuitState.CLOSED

@@ -1,0 +1,104 @@
+"""The consumer thread alone, with a fake Consumer: epochs fence commits, death fails waiters."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+from bridge.kafka.consumer import (
+    Assigned,
+    CommitRequest,
+    Committed,
+    ConsumerDiedError,
+    ConsumerEvent,
+    ConsumerThread,
+)
+
+Callback = Callable[[Any, list[KafkaTopicPartition]], None]
+
+
+class FakeConsumer:
+    """Assigns `partitions` on the first consume(); records commits; can be made to crash."""
+
+    def __init__(self, partitions: list[tuple[str, int]]) -> None:
+        self._to_assign = [KafkaTopicPartition(t, p) for t, p in partitions]
+        self.commits: list[list[tuple[str, int, int]]] = []
+        self.crash = threading.Event()
+        self._on_assign: Callback | None = None
+
+    def subscribe(self, topics: list[str], on_assign: Callback, **_: Any) -> None:
+        self._on_assign = on_assign
+
+    def consume(self, num_messages: int, timeout: float) -> list[Any]:
+        if self.crash.is_set():
+            raise RuntimeError("librdkafka went away")
+        if self._to_assign and self._on_assign is not None:
+            assigned, self._to_assign = self._to_assign, []
+            self._on_assign(self, assigned)
+        return []
+
+    def commit(self, offsets: list[KafkaTopicPartition], asynchronous: bool) -> list[Any]:
+        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+        return list(offsets)
+
+    def assignment(self) -> list[Any]:
+        return []
+
+    def committed(self, partitions: list[Any], timeout: float) -> list[Any]:
+        return [KafkaTopicPartition(tp.topic, tp.partition, -1001) for tp in partitions]
+
+    def get_watermark_offsets(self, tp: Any, cached: bool) -> tuple[int, int]:
+        return 0, 0
+
+    def close(self) -> None:
+        pass
+
+
+async def started(
+    fake: FakeConsumer,
+) -> tuple[ConsumerThread, asyncio.Queue[ConsumerEvent], dict[tuple[str, int], int]]:
+    events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
+    thread = ConsumerThread(
+        {},
+        ["t"],
+        events,
+        asyncio.get_running_loop(),
+        revoke_timeout_s=1,
+        consumer_factory=lambda properties: fake,
+    )
+    thread.start()
+    event = await asyncio.wait_for(events.get(), 5)
+    assert isinstance(event, Assigned)
+    return thread, events, event.partitions
+
+
+async def test_a_commit_of_an_old_epoch_or_an_unassigned_partition_commits_nothing() -> None:
+    fake = FakeConsumer([("t", 0)])
+    thread, events, epochs = await started(fake)
+    try:
+        epoch = epochs[("t", 0)]
+        await thread.commit([CommitRequest("t", 0, epoch - 1, 10)])
+        await thread.commit([CommitRequest("t", 1, epoch, 10)])
+        assert fake.commits == []
+        await thread.commit([CommitRequest("t", 0, epoch, 10)])
+        assert fake.commits == [[("t", 0, 10)]]
+        confirmed = await asyncio.wait_for(events.get(), 5)
+        assert confirmed == Committed([CommitRequest("t", 0, epoch, 10)])
+    finally:
+        await thread.stop()
+
+
+async def test_when_the_thread_dies_a_waiting_commit_fails_and_closed_completes() -> None:
+    fake = FakeConsumer([("t", 0)])
+    thread, _, epochs = await started(fake)
+    fake.crash.set()
+    with pytest.raises(RuntimeError, match="librdkafka went away"):
+        await asyncio.wait_for(asyncio.wrap_future(thread.closed), 5)
+    with pytest.raises(ConsumerDiedError):
+        await asyncio.wait_for(thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 1)]), 5)
+    assert fake.commits == []
