@@ -32,66 +32,25 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
+from bridge.kafka.consumer_events import (
+    Assigned,
+    BrokerState,
+    CommitFailed,
+    CommitRequest,
+    Committed,
+    ConsumerEvent,
+    Fetched,
+    Lost,
+    Revoked,
+    TopicPartition,
+)
+
 log = logging.getLogger(__name__)
-
-TopicPartition = tuple[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class CommitRequest:
-    topic: str
-    partition: int
-    epoch: int
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class Assigned:
-    partitions: dict[TopicPartition, int]
-    """Each newly assigned partition with its assignment epoch."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    records: list[Message]
-    admitted: threading.Event
-    """Set it once the records count against the in-flight limits: the next fetch waits."""
-
-
-@dataclass(frozen=True, slots=True)
-class Revoked:
-    partitions: list[TopicPartition]
-    reply: concurrent.futures.Future[list[CommitRequest]]
-    """Resolve with the commits for what could be finished; the hand-over waits for it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Lost:
-    partitions: list[TopicPartition]
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    commits: list[CommitRequest]
-
-
-@dataclass(frozen=True, slots=True)
-class CommitFailed:
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerState:
-    reachable: bool
-
-
-ConsumerEvent = Assigned | Fetched | Revoked | Lost | Committed | CommitFailed | BrokerState
 
 
 class ConsumerThread:

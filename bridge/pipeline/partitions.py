@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from bridge.kafka.consumer import CommitRequest, TopicPartition
+from bridge.kafka.consumer_events import CommitRequest, TopicPartition
 from bridge.kafka.offsets import PartitionOffsets
 from bridge.metrics import Metrics
 

@@ -29,14 +29,14 @@ from bridge.config import Config, VendorConfig
 from bridge.delivery.client import VendorClient
 from bridge.delivery.retry import Circuit, CircuitState
 from bridge.delivery.sender import Sender
-from bridge.kafka.consumer import (
+from bridge.kafka.consumer import ConsumerThread
+from bridge.kafka.consumer_events import (
     Assigned,
     BrokerState,
     CommitFailed,
     CommitRequest,
     Committed,
     ConsumerEvent,
-    ConsumerThread,
     Fetched,
     Lost,
     Revoked,

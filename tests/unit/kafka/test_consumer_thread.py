@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from bridge.kafka.consumer import (
+from bridge.kafka.consumer import ConsumerDiedError, ConsumerThread
+from bridge.kafka.consumer_events import (
     Assigned,
     CommitRequest,
     Committed,
-    ConsumerDiedError,
     ConsumerEvent,
-    ConsumerThread,
 )
 
 Callback = Callable[[Any, list[KafkaTopicPartition]], None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from bridge.kafka.consumer import CommitRequest
+from bridge.kafka.consumer_events import CommitRequest
 from bridge.metrics import Metrics
 from bridge.pipeline.partitions import Partitions
 
