@@ -90,6 +90,8 @@ class Pipeline:
         self._m_in_flight = metrics.in_flight_records.labels(name)
         self._m_in_flight_bytes = metrics.in_flight_bytes.labels(name)
         self._m_commit_failures = metrics.commit_failures.labels(name)
+        # Bound even with the outcome log off: a zero series is a dashboard line, not a gap.
+        self._m_outcome_failures = metrics.outcome_write_failures.labels(name)
         self._m_ready.set(0)
         self._m_refused.set(0)
         metrics.set_circuit(name, CircuitState.CLOSED)
@@ -140,7 +142,7 @@ class Pipeline:
                 self._producer,
                 self._config.outcomes.topic,
                 self.name,
-                self._metrics.outcome_write_failures.labels(self.name).inc,
+                self._m_outcome_failures.inc,
             )
             if self._config.outcomes.enabled
             else None

@@ -135,7 +135,8 @@ def _vendor(name: str, **settings: Any) -> Vendor[Any]:
 def test_batching_vendor_previews_one_request_for_all_items() -> None:
     ql = _vendor("quicklizard", client_key=SecretStr("ck-123"))
     (request,) = preview(ql, EventType.ORDER, load_record(_order(), EventType.ORDER))
-    assert [event["product_id"] for event in orjson.loads(request.body)] == ["a", "b"]
+    # QuickLizard takes one conversion per unit bought (docs/vendors.md): b has quantity 2.
+    assert [event["product_id"] for event in orjson.loads(request.body)] == ["a", "b", "b"]
 
 
 class _PerLineSettings(VendorSettings):
