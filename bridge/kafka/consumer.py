@@ -13,6 +13,11 @@ still taking a batch in for longer than `HOLD_AFTER_S` (a schema registry that i
 thread keeps serving the group (rebalances, ``max.poll.interval.ms``) with every partition
 paused, and rewinds whatever it fetched meanwhile: the thread never stops polling.
 
+A commit Kafka refuses (ILLEGAL_GENERATION while the group rebalances, a coordinator moving) is
+held and sent again every `COMMIT_RETRY_S` while its partition's assignment lasts, and before
+leaving the group the thread keeps polling (partitions paused) for up to `HANDOVER_COMMIT_S`
+so a held commit lands: otherwise the next owner would deliver those records again.
+
 If the thread dies, every command waiting on it fails at once and `closed` completes, so the
 pipeline fails loudly instead of waiting for a commit that will never come.
 
@@ -37,6 +42,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
+from bridge.kafka.clientlog import client_logger
 from bridge.kafka.consumer_events import (
     Assigned,
     BrokerState,
@@ -49,6 +55,7 @@ from bridge.kafka.consumer_events import (
     Revoked,
     TopicPartition,
 )
+from bridge.kafka.lag import Lag
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,8 @@ class ConsumerThread:
     POLL_TIMEOUT_S = 0.1
     BATCH = 500
     HOLD_AFTER_S = 1.0
-    COMMITTED_TIMEOUT_S = 5.0
+    COMMIT_RETRY_S = 0.2
+    HANDOVER_COMMIT_S = 5.0
 
     def __init__(
         self,
@@ -78,18 +86,21 @@ class ConsumerThread:
             "enable.auto.offset.store": False,
             "partition.assignment.strategy": "cooperative-sticky",
             "error_cb": self._on_error,
+            "logger": client_logger(),
         }
         self._topics = list(topics)
         self._events = events
         self._loop = loop
         self._revoke_timeout_s = revoke_timeout_s
-        self._on_lag = on_lag
+        self._lag = Lag(on_lag) if on_lag is not None else None
         self._consumer_factory = consumer_factory
         self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
         self.batch_limit = self.BATCH
         """Records one fetch may take; the loop lowers it near the in-flight limit."""
         self._handed_at = 0.0
         self._held = False
+        self._unsettled: dict[TopicPartition, CommitRequest] = {}
+        self._last_commit_retry = 0.0
         self._fetching = threading.Event()
         self._fetching.set()
         # One batch at a time crosses to the loop: the next is fetched only after the loop has
@@ -102,7 +113,6 @@ class ConsumerThread:
         self._next_epoch = 0
         self._paused = False
         self._broker_down = False
-        self._committed: dict[TopicPartition, int] = {}
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._consumer: Consumer | None = None
         self.closed = concurrent.futures.Future[None]()
@@ -167,11 +177,14 @@ class ConsumerThread:
                 elif time.monotonic() - self._handed_at >= self.HOLD_AFTER_S:
                     self._hold()
                 now = time.monotonic()
+                self._retry_commits(now)
                 if now - last_lag >= 1.0:
                     last_lag = now
                     self._check_broker()
-                    self._report_lag()
+                    if self._lag is not None:
+                        self._lag.report(self._consumer, list(self._epochs))
             self._drain_commands()
+            self._settle_before_leaving()
             self._consumer.close()
         except Exception as exc:
             log.exception("consumer thread crashed", extra={"event": "consumer_crashed"})
@@ -256,15 +269,50 @@ class ConsumerThread:
             result = self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             self._emit(CommitFailed(str(exc.args[0])))
+            self._hold_for_retry(current)
             return
         failed = {(tp.topic, tp.partition) for tp in result or [] if tp.error is not None}
         confirmed = [c for c in current if (c.topic, c.partition) not in failed]
         for c in confirmed:
-            self._committed[(c.topic, c.partition)] = c.offset
+            key = (c.topic, c.partition)
+            if self._lag is not None:
+                self._lag.committed(key, c.offset)
+            held = self._unsettled.get(key)
+            if held is not None and held.offset <= c.offset:
+                del self._unsettled[key]
         if failed:
             self._emit(CommitFailed(f"{len(failed)} partitions refused the commit"))
+            self._hold_for_retry([c for c in current if (c.topic, c.partition) in failed])
         if confirmed:
             self._emit(Committed(confirmed))
+
+    def _hold_for_retry(self, commits: Iterable[CommitRequest]) -> None:
+        # A commit refused while the group rebalances (ILLEGAL_GENERATION and the like) would
+        # leave delivered records to be delivered again by the next owner: keep it, and send it
+        # again once polling has carried this member into the new generation.
+        for c in commits:
+            key = (c.topic, c.partition)
+            held = self._unsettled.get(key)
+            if held is None or held.epoch != c.epoch or held.offset < c.offset:
+                self._unsettled[key] = c
+
+    def _retry_commits(self, now: float) -> None:
+        if not self._unsettled or now - self._last_commit_retry < self.COMMIT_RETRY_S:
+            return
+        self._last_commit_retry = now
+        pending = list(self._unsettled.values())
+        self._unsettled.clear()
+        self._commit(pending)
+
+    def _settle_before_leaving(self) -> None:
+        """Poll (partitions paused) until held commits land, for up to HANDOVER_COMMIT_S."""
+        assert self._consumer is not None
+        deadline = time.monotonic() + self.HANDOVER_COMMIT_S
+        while self._unsettled and not self._abandoned.is_set() and time.monotonic() < deadline:
+            self._held = True
+            self._apply_pause()
+            self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S)  # serves the rejoin
+            self._retry_commits(time.monotonic())
 
     def _check_broker(self) -> None:
         # After "all brokers down" nothing else says the broker is back while no record flows.
@@ -277,50 +325,6 @@ class ConsumerThread:
             return
         self._broker_down = False
         self._emit(BrokerState(True))
-
-    def _report_lag(self) -> None:
-        # The high watermark cached from fetch responses is right on every broker (a ListOffsets
-        # request is not: Tansu answers the last batch's base offset + 1).
-        assert self._consumer is not None
-        if self._on_lag is None:
-            return
-        self._look_up_committed()
-        for topic, partition in list(self._epochs):
-            try:
-                low, high = self._consumer.get_watermark_offsets(
-                    KafkaTopicPartition(topic, partition), cached=True
-                )
-            except KafkaException:
-                continue
-            if high is None or high < 0:
-                continue
-            committed = self._committed.get((topic, partition))
-            if committed is None:
-                continue
-            if committed < 0:  # nothing committed yet: the group starts from the earliest
-                committed = max(low or 0, 0)
-            self._on_lag(topic, partition, max(0, high - committed))
-
-    def _look_up_committed(self) -> None:
-        # Here, not in the assign callback: a slow coordinator must cost a lag figure, never
-        # the thread (an exception inside a rebalance callback would end it).
-        assert self._consumer is not None
-        unknown = [
-            KafkaTopicPartition(topic, partition)
-            for topic, partition in self._epochs
-            if (topic, partition) not in self._committed
-        ]
-        if not unknown:
-            return
-        try:
-            found = self._consumer.committed(unknown, timeout=self.COMMITTED_TIMEOUT_S)
-        except KafkaException:
-            return
-        for tp in found:
-            key = (tp.topic, tp.partition)
-            if key in self._epochs:
-                # Nothing committed yet: the group starts from the earliest offset (-1 here).
-                self._committed[key] = tp.offset if tp.offset >= 0 else -1
 
     # -- rebalance callbacks (inside consume(), on this thread) ----------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
@@ -355,7 +359,9 @@ class ConsumerThread:
     def _forget(self, keys: list[TopicPartition]) -> None:
         for key in keys:
             self._epochs.pop(key, None)
-            self._committed.pop(key, None)
+            if self._lag is not None:
+                self._lag.forget(key)
+            self._unsettled.pop(key, None)
 
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from bridge.kafka.consumer import ConsumerDiedError, ConsumerThread
 from bridge.kafka.consumer_events import (
     Assigned,
+    CommitFailed,
     CommitRequest,
     Committed,
     ConsumerEvent,
@@ -28,6 +30,7 @@ class FakeConsumer:
         self._to_assign = [KafkaTopicPartition(t, p) for t, p in partitions]
         self.commits: list[list[tuple[str, int, int]]] = []
         self.crash = threading.Event()
+        self.refuse_commits = 0
         self._on_assign: Callback | None = None
 
     def subscribe(self, topics: list[str], on_assign: Callback, **_: Any) -> None:
@@ -43,6 +46,9 @@ class FakeConsumer:
 
     def commit(self, offsets: list[KafkaTopicPartition], asynchronous: bool) -> list[Any]:
         self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+        if self.refuse_commits:
+            self.refuse_commits -= 1
+            raise KafkaException(KafkaError(KafkaError.ILLEGAL_GENERATION))
         return list(offsets)
 
     def assignment(self) -> list[Any]:
@@ -101,3 +107,18 @@ async def test_when_the_thread_dies_a_waiting_commit_fails_and_closed_completes(
     with pytest.raises(ConsumerDiedError):
         await asyncio.wait_for(thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 1)]), 5)
     assert fake.commits == []
+
+
+async def test_a_commit_refused_during_a_rebalance_is_sent_again_until_it_lands() -> None:
+    fake = FakeConsumer([("t", 0)])
+    fake.refuse_commits = 2
+    thread, events, epochs = await started(fake)
+    try:
+        await thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+        failures = [await asyncio.wait_for(events.get(), 5) for _ in range(2)]
+        assert all(isinstance(event, CommitFailed) for event in failures)
+        landed = await asyncio.wait_for(events.get(), 5)
+        assert landed == Committed([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+        assert fake.commits == [[("t", 0, 10)]] * 3
+    finally:
+        await thread.stop()
