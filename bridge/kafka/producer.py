@@ -21,6 +21,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from bridge.kafka.clientlog import client_logger
+
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes | str]]
@@ -53,7 +55,9 @@ class ProduceError(Exception):
 
 class AsyncProducer:
     def __init__(self, properties: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
-        self._producer = Producer({"acks": "all", "linger.ms": 5, **properties})
+        self._producer = Producer(
+            {"acks": "all", "linger.ms": 5, **properties, "logger": client_logger()}
+        )
         self._loop = loop
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="producer", daemon=True)
