@@ -1,14 +1,16 @@
 """The command line; the only place logging is configured.
 
-    bridge run --config FILE [--vendor NAME ...]
-    bridge check-config FILE
+    bridge run [--config FILE] [--vendor NAME ...] [--log-level LEVEL]
+    bridge check-config [FILE | --config FILE]
     bridge preview --vendor NAME --topic TOPIC FILE.json|- [--config FILE]
     bridge sandbox [--host H] [--port P] [--fault VENDOR:FIELD=VALUE ...]
-    bridge produce --config FILE [--rate N] [--count N]
-    bridge trace ID --config FILE
-    bridge demo [--seconds N] [--rate N]
+    bridge produce [--config FILE] [--rate N] [--count N]
+    bridge trace ID [--config FILE]
+    bridge demo [--seconds N] [--rate N] [--workdir DIR]
 
-Exit status: 0 success, 1 runtime failure, 2 bad configuration or input.
+``--config`` defaults to the ``BRIDGE_CONFIG`` environment variable. A problem the user can act
+on (a bad key, a missing file, an unknown vendor, Kafka unreachable) is one message on stderr
+and an exit status (`EPILOG`), never a traceback.
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from confluent_kafka import KafkaError, KafkaException
 from pydantic import SecretStr, ValidationError
 
 from bridge import __version__
-from bridge.config import Config, LogSettings, load_config
-from bridge.errors import ConfigError
+from bridge.commands import EXIT_FAILURE, EXIT_USAGE, CommandError
+from bridge.config import Config, LogSettings, did_you_mean, load_config
+from bridge.errors import ConfigError, MappingError
 from bridge.events import EventType
 from bridge.logs import configure_logging
 from bridge.vendors import build_vendor, vendor_classes
@@ -33,8 +38,39 @@ from bridge.vendors.base import Vendor
 
 log = logging.getLogger("bridge")
 
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+CONFIG_VARIABLE = "BRIDGE_CONFIG"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+EXIT_INTERRUPTED = 130
+
+DESCRIPTION = (
+    "Deliver order and product-view events from Kafka to marketing vendors' HTTP APIs, "
+    "committing an offset only once the vendor acknowledged the event."
+)
+EPILOG = f"""\
+The configuration is one YAML file: --config FILE, or the {CONFIG_VARIABLE} environment variable.
+BRIDGE__SECTION__KEY=value environment variables override any key of it.
+
+exit status:
+  0    success; for preview, also a record the vendor would skip (it says why)
+  {EXIT_FAILURE}    a failure at run time: Kafka, a vendor or a schema registry unreachable;
+       trace found no outcome for the id
+  {EXIT_USAGE}    bad configuration, arguments or input file: nothing was started
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+"""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows an option's default in its help, unless it has none worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            action.option_strings
+            and action.default not in (None, False, argparse.SUPPRESS)
+            and "%(default)" not in text
+        ):
+            text += " (default: %(default)s)"
+        return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,66 +82,130 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
+    except CommandError as exc:
+        print(f"bridge {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KafkaException as exc:  # what the configuration could not name (a client property)
+        error = exc.args[0] if exc.args else exc
+        text = error.str() if isinstance(error, KafkaError) else str(error)
+        print(f"bridge {args.command}: Kafka: {text}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bridge", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"bridge {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser("run", help="deliver events to the vendors until SIGTERM")
-    run.add_argument("--config", required=True, type=Path)
-    run.add_argument(
-        "--vendor", action="append", help="run only this vendor's pipeline (repeatable)"
+    parser = argparse.ArgumentParser(
+        prog="bridge", description=DESCRIPTION, epilog=EPILOG, formatter_class=_HelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"bridge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=help, description=help, epilog=EPILOG, formatter_class=_HelpFormatter
+        )
+
+    run = command("run", "deliver events to the vendors until SIGTERM")
+    _config_option(run)
+    run.add_argument(
+        "--vendor",
+        action="append",
+        help="run only this vendor's pipeline (repeatable); only its settings are checked",
+    )
+    _log_level_option(run)
     run.set_defaults(handler=_run)
 
-    check = commands.add_parser("check-config", help="validate a configuration file and exit")
-    check.add_argument("config", type=Path)
+    check = command("check-config", "validate a configuration file, print it masked, and exit")
+    check.add_argument(
+        "config_file", nargs="?", type=Path, metavar="FILE", help="the file (or use --config)"
+    )
+    _config_option(check, required=False)
     check.set_defaults(handler=_check_config)
 
-    preview = commands.add_parser("preview", help="print the HTTP request(s) for one record")
-    preview.add_argument("--vendor", required=True)
+    preview = command("preview", "print the HTTP request(s) a vendor would get for one record")
+    preview.add_argument("--vendor", required=True, help="the vendor's name")
     preview.add_argument("--topic", required=True, help="the record's topic (or event type)")
-    preview.add_argument("--config", type=Path, help="use this config's settings and topics")
+    preview.add_argument(
+        "--config", type=Path, help="use this config's settings and topics (default: placeholders)"
+    )
     preview.add_argument("file", help="the record as JSON, or - for standard input")
     preview.set_defaults(handler=_preview)
 
     from bridge.tools.sandbox import command as sandbox_command
 
-    sandbox = commands.add_parser("sandbox", help="serve local stand-ins for the vendors")
+    sandbox = command("sandbox", "serve local stand-ins for the vendors")
     sandbox_command.configure_parser(sandbox)
     sandbox.set_defaults(handler=_sandbox)
 
-    produce = commands.add_parser("produce", help="write sample events to the topics")
-    produce.add_argument("--config", required=True, type=Path)
+    produce = command("produce", "write sample events to the configured topics")
+    _config_option(produce)
     produce.add_argument("--rate", type=float, default=50.0, help="events per second (0: max)")
-    produce.add_argument("--count", type=int, help="stop after this many events")
-    produce.add_argument("--seed", type=int, default=7)
+    produce.add_argument("--count", type=int, help="stop after this many events (default: never)")
+    produce.add_argument("--seed", type=int, default=7, help="seed of the sample events")
+    _log_level_option(produce)
     produce.set_defaults(handler=_produce)
 
-    trace = commands.add_parser("trace", help="what happened to one order or event, per vendor")
+    trace = command("trace", "what happened to one order or event, per vendor")
     trace.add_argument("id", help="an order id, event id or product id")
-    trace.add_argument("--config", required=True, type=Path)
+    _config_option(trace)
     trace.add_argument("--timeout", type=float, default=30.0, help="seconds to read at most")
+    _log_level_option(trace, default="WARNING")
     trace.set_defaults(handler=_trace)
 
-    demo = commands.add_parser("demo", help="run everything locally: broker, sandbox, bridge")
+    demo = command("demo", "run everything locally: broker, sandbox, sample events, bridge")
     demo.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
     demo.add_argument("--rate", type=float, default=40.0, help="events per second")
-    demo.add_argument("--workdir", type=Path, help="where to keep logs (default: a temp dir)")
+    demo.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the config, secrets and logs here (default: a temporary folder, removed)",
+    )
     demo.set_defaults(handler=_demo)
     return parser
 
 
+def _config_option(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    default = os.environ.get(CONFIG_VARIABLE) or None
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(default) if default else None,
+        required=required and default is None,
+        metavar="FILE",
+        help=f"the configuration file (YAML); defaults to ${CONFIG_VARIABLE}",
+    )
+
+
+def _log_level_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=default,
+        help="log level (default: the config's log.level)" if default is None else "log level",
+    )
+
+
+def _log_settings(config: Config, args: argparse.Namespace) -> LogSettings:
+    if args.log_level is None:
+        return config.log
+    return config.log.model_copy(update={"level": args.log_level})
+
+
 def _run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    configure_logging(config.log)
-    unknown = sorted(set(args.vendor or ()) - set(config.enabled_vendors()))
+    config = load_config(args.config, vendors=args.vendor, check_files=True)
+    enabled = config.enabled_vendors()
+    unknown = [name for name in args.vendor or () if name not in enabled]
     if unknown:
-        raise ConfigError(f"--vendor {', '.join(unknown)}: not an enabled vendor of the config")
+        raise ConfigError(
+            "\n".join(
+                f"--vendor {name}: not an enabled vendor of the config"
+                f"{did_you_mean(name, enabled)}; enabled: {', '.join(enabled)}"
+                for name in unknown
+            )
+        )
+    configure_logging(_log_settings(config, args))
     from bridge.app import run
 
     asyncio.run(run(config, args.vendor))
@@ -113,26 +213,50 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    path: Path | None = args.config_file or args.config
+    if path is None:
+        raise CommandError(
+            f"no configuration: give FILE, --config FILE or set {CONFIG_VARIABLE}", EXIT_USAGE
+        )
+    if args.config_file and args.config and args.config_file != args.config:
+        raise CommandError("give the file once: FILE or --config FILE", EXIT_USAGE)
+    config = load_config(path, check_files=True)
     print(yaml.safe_dump(config.masked(), sort_keys=False), end="")
-    print(f"# {args.config}: valid; enabled vendors: {', '.join(config.enabled_vendors())}")
+    print(f"# {path}: valid; enabled vendors: {', '.join(config.enabled_vendors())}")
     return 0
 
 
 def _preview(args: argparse.Namespace) -> int:
     from bridge.commands.preview import RecordError, load_record, preview, render
 
-    config = load_config(args.config) if args.config else None
+    _known_vendor(args.vendor)
+    config = load_config(args.config, vendors=[args.vendor]) if args.config else None
     event_type = _event_type(args.topic, config)
     vendor = _preview_vendor(args.vendor, config)
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    text = _read_input(args.file)
     try:
         record = load_record(text, event_type)
     except RecordError as exc:
-        print(f"{args.file}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print(render(preview(vendor, event_type, record)))
+        raise CommandError(f"{args.file}: {exc}", EXIT_USAGE) from None
+    try:
+        requests = preview(vendor, event_type, record)
+    except MappingError as exc:
+        detail = str(exc)
+        print(f"would be skipped: {exc.reason}" + (f" ({detail})" if detail != exc.reason else ""))
+        return 0
+    print(render(requests))
     return 0
+
+
+def _read_input(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"{name}: cannot read: {exc.strerror}", EXIT_USAGE) from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{name}: not UTF-8 text", EXIT_USAGE) from None
 
 
 def _event_type(topic: str, config: Config | None) -> EventType:
@@ -143,15 +267,23 @@ def _event_type(topic: str, config: Config | None) -> EventType:
         names[settings.name] = kind
     if topic not in names:
         raise ConfigError(
-            f"--topic {topic}: not a configured topic; expected one of {sorted(names)}"
+            f"--topic {topic}: not a configured topic{did_you_mean(topic, names)}; "
+            f"expected one of {', '.join(sorted(names))}"
         )
     return names[topic]
 
 
-def _preview_vendor(name: str, config: Config | None) -> Vendor[Any]:
+def _known_vendor(name: str) -> None:
     classes = vendor_classes()
     if name not in classes:
-        raise ConfigError(f"--vendor {name}: unknown vendor; known: {', '.join(sorted(classes))}")
+        raise ConfigError(
+            f"--vendor {name}: unknown vendor{did_you_mean(name, classes)}; "
+            f"known: {', '.join(sorted(classes))}"
+        )
+
+
+def _preview_vendor(name: str, config: Config | None) -> Vendor[Any]:
+    classes = vendor_classes()
     if config is not None and name in config.vendor_settings:
         return build_vendor(name, config.vendor_settings[name], config.vendors[name].base_url)
     # Without a config, required settings get visible placeholders: the point is the shape.
@@ -180,8 +312,8 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _produce(args: argparse.Namespace) -> int:
     from bridge.commands.produce import produce_samples
 
-    config = load_config(args.config)
-    configure_logging(config.log)
+    config = load_config(args.config, vendors=(), check_files=True)
+    configure_logging(_log_settings(config, args))
     sent = produce_samples(config, args.rate, args.count, args.seed)
     log.info("produced %d events", sent, extra={"event": "produced"})
     return 0
@@ -190,7 +322,10 @@ def _produce(args: argparse.Namespace) -> int:
 def _trace(args: argparse.Namespace) -> int:
     from bridge.commands.trace import find_outcomes, render
 
-    config = load_config(args.config)
+    # Only Kafka and the outcome topic matter here: no vendor's secrets are needed.
+    config = load_config(args.config, vendors=())
+    # The table goes to stdout; Kafka's complaints, if any, to stderr as log lines.
+    configure_logging(LogSettings(format="text", level=args.log_level), stream=sys.stderr)
     outcomes = find_outcomes(config, args.id, args.timeout)
     print(render(args.id, outcomes))
     return 0 if outcomes else EXIT_FAILURE

@@ -4,8 +4,10 @@ Loading order:
 1. the YAML file (`bridge run --config FILE`);
 2. environment overrides: ``BRIDGE__KAFKA__BOOTSTRAP_SERVERS=broker:9092`` sets
    ``kafka.bootstrap_servers``; values are read as YAML scalars, so ``true`` and ``5`` are typed;
-3. validation of the whole tree, then of each vendor's own `settings` block by the vendor's
-   model. Every problem is reported at once, each with the dotted path of its field.
+3. validation of the whole tree and, independently, of each vendor's own `settings` block by
+   the vendor's model. Every problem is reported at once, each with the dotted path of its
+   field, a suggestion for a misspelt key or vendor, and the environment variable that set it
+   when an override did.
 
 Secrets are written as ``{env: NAME}`` or ``{file: PATH}`` (see `bridge.secrets`) and are held
 as `SecretStr`, so printing a config masks them (`Config.masked()`).
@@ -13,11 +15,13 @@ as `SecretStr`, so printing a config masks them (`Config.masked()`).
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -32,7 +36,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from bridge.errors import ConfigError
-from bridge.events import DEFAULT_SCHEMAS_DIR, EventType
+from bridge.events import DEFAULT_SCHEMAS_DIR, SCHEMA_FILES, EventType
 from bridge.secrets import Secret
 from bridge.vendors import vendor_classes
 from bridge.vendors.base import VendorSettings
@@ -312,45 +316,94 @@ class Config(_Strict):
         return dumped
 
 
-def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, override and validate; raise ConfigError listing every bad field with its path."""
+def load_config(
+    path: Path | str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    vendors: Collection[str] | None = None,
+    check_files: bool = False,
+) -> Config:
+    """Read, override and validate; raise ConfigError listing every bad field with its path.
+
+    `vendors`: validate only these vendors' `settings` (a command that needs none, such as
+    `bridge trace`, passes ``()``); None validates every enabled vendor's. `check_files`: see
+    `validate_config`; the commands that run here set it.
+    """
     raw = _read_yaml(Path(path))
     environ = os.environ if environ is None else environ
-    apply_env_overrides(raw, environ)
-    return validate_config(raw, environ)
+    overrides = apply_env_overrides(raw, environ)
+    return validate_config(
+        raw, environ, vendors=vendors, overrides=overrides, check_files=check_files
+    )
 
 
-def validate_config(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
+def validate_config(
+    raw: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    *,
+    vendors: Collection[str] | None = None,
+    overrides: Mapping[tuple[str, ...], str] | None = None,
+    check_files: bool = False,
+) -> Config:
+    """The validated configuration; every problem of every section reported in one ConfigError.
+
+    The top level and each vendor's `settings` block are validated independently, so an error
+    in one never hides another's. `overrides` maps a dotted path set from the environment to
+    the variable that set it, so an error there names the variable. `check_files`: also
+    refuse files this machine cannot read (schemas, TLS files), for a configuration about to
+    run here rather than one checked for another machine (a chart, a compose file).
+    """
     context = {"environ": os.environ if environ is None else environ}
+    problems: list[str] = []
+    config: Config | None = None
     try:
         config = Config.model_validate(raw, context=context)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc.errors())) from None
+        problems.extend(_describe(exc.errors(), Config, overrides=overrides))
     known = vendor_classes()
-    problems: list[str] = []
+    raw_vendors = raw.get("vendors")
     vendor_settings: dict[str, VendorSettings] = {}
-    for name, vendor in config.vendors.items():
+    for name, block in (raw_vendors if isinstance(raw_vendors, dict) else {}).items():
         cls = known.get(name)
         if cls is None:
-            problems.append(f"vendors.{name}: unknown vendor; known: {', '.join(sorted(known))}")
+            problems.append(
+                f"vendors.{name}: unknown vendor{did_you_mean(str(name), known)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
             continue
-        if not vendor.enabled:
+        settings = block.get("settings", {}) if isinstance(block, dict) else None
+        if not isinstance(settings, dict) or block.get("enabled", True) is False:
+            continue  # a block of the wrong shape is reported by the top level
+        if vendors is not None and name not in vendors:
             continue
         try:
-            vendor_settings[name] = cls.settings_model.model_validate(
-                vendor.settings, context=context
-            )
+            vendor_settings[name] = cls.settings_model.model_validate(settings, context=context)
         except ValidationError as exc:
-            problems.append(_describe(exc.errors(), prefix=("vendors", name, "settings")))
-    if not config.enabled_vendors():
+            problems.extend(
+                _describe(
+                    exc.errors(),
+                    cls.settings_model,
+                    prefix=("vendors", name, "settings"),
+                    overrides=overrides,
+                )
+            )
+    if check_files:
+        problems.extend(_file_problems(raw, overrides))
+    if config is not None and vendors is None and not config.enabled_vendors():
         problems.append("vendors: no vendor is enabled")
-    if problems:
+    if problems or config is None:
         raise ConfigError("\n".join(problems))
     return config.model_copy(update={"vendor_settings": vendor_settings})
 
 
-def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """Set ``raw[a][b] = value`` for every ``BRIDGE__A__B=value`` in the environment."""
+def apply_env_overrides(
+    raw: dict[str, Any], environ: Mapping[str, str]
+) -> dict[tuple[str, ...], str]:
+    """Set ``raw[a][b] = value`` for every ``BRIDGE__A__B=value`` in the environment.
+
+    Returns each path set, with the name of the variable that set it.
+    """
+    overrides: dict[tuple[str, ...], str] = {}
     for key in sorted(environ):
         if not key.startswith(ENV_PREFIX):
             continue
@@ -363,7 +416,12 @@ def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None
             if not isinstance(child, dict):
                 raise ConfigError(f"{key}: {'.'.join(path)} crosses a non-mapping value")
             node = child
-        node[path[-1]] = yaml.safe_load(environ[key]) if environ[key] else ""
+        try:
+            node[path[-1]] = yaml.safe_load(environ[key]) if environ[key] else ""
+        except yaml.YAMLError:
+            raise ConfigError(f"{key}: not a valid YAML value") from None
+        overrides[tuple(path)] = key
+    return overrides
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -382,10 +440,95 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(errors: Iterable[ErrorDetails], prefix: tuple[str | int, ...] = ()) -> str:
-    # Only the message and the path: pydantic's `input` could be a secret's value.
+def _describe(
+    errors: Iterable[ErrorDetails],
+    model: type[BaseModel],
+    prefix: tuple[str | int, ...] = (),
+    overrides: Mapping[tuple[str, ...], str] | None = None,
+) -> list[str]:
+    """One line per error: the dotted path, the message, a suggestion, the variable that set it.
+
+    Only the message and the path: pydantic's `input` could be a secret's value.
+    """
     lines = []
     for error in errors:
-        where = ".".join(str(part) for part in (*prefix, *error["loc"])) or "(top level)"
-        lines.append(f"{where}: {error['msg']}")
-    return "\n".join(lines)
+        loc = (*prefix, *error["loc"])
+        message = error["msg"]
+        if error["type"] in ("value_error", "assertion_error") and "error" in error.get("ctx", {}):
+            message = str(error["ctx"]["error"])  # without pydantic's "Value error, " prefix
+        if error["type"] == "extra_forbidden":
+            message = "unknown key" + did_you_mean(
+                str(error["loc"][-1]), _keys_at(model, error["loc"][:-1])
+            )
+        lines.append(_line(loc, message, overrides))
+    return lines
+
+
+def _line(
+    loc: tuple[str | int, ...], message: str, overrides: Mapping[tuple[str, ...], str] | None
+) -> str:
+    where = ".".join(str(part) for part in loc) or "(top level)"
+    source = _override_source(loc, overrides or {})
+    return f"{where}: {message}" + (f" (set by {source})" if source else "")
+
+
+def _file_problems(
+    raw: Mapping[str, Any], overrides: Mapping[tuple[str, ...], str] | None
+) -> list[str]:
+    """The files the configuration names that this machine cannot read, one line each."""
+    paths: list[tuple[tuple[str, ...], Any]] = []
+    schemas_dir = raw.get("schemas_dir", DEFAULT_SCHEMAS_DIR)
+    if isinstance(schemas_dir, str | Path):
+        paths += [(("schemas_dir",), Path(schemas_dir) / name) for name in SCHEMA_FILES.values()]
+    kafka = raw.get("kafka")
+    for key in ("ssl_ca_location", "ssl_certificate_location", "ssl_key_location"):
+        value = kafka.get(key) if isinstance(kafka, dict) else None
+        if isinstance(value, str) and value:
+            paths.append((("kafka", key), Path(value)))
+    problems: dict[tuple[str, ...], str] = {}  # one line per field, not one per schema
+    for loc, path in paths:
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            problems.setdefault(loc, _line(loc, f"cannot read {path}: {exc.strerror}", overrides))
+    return list(problems.values())
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``" (did you mean 'qubit'?)"`` for the closest candidate to a misspelt name, or ``""``."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the model allows at `loc` (a path into it), or none when it cannot tell."""
+    node: Any = model
+    remaining = list(loc)
+    while True:
+        while get_origin(node) in (Union, UnionType, Annotated):  # Optional, Annotated
+            node = next(arg for arg in get_args(node) if arg is not type(None))
+        if get_origin(node) in (dict, list):  # a key or an index, then the value's type
+            if not remaining:
+                return []
+            remaining.pop(0)
+            node = get_args(node)[-1]
+            continue
+        if not (isinstance(node, type) and issubclass(node, BaseModel)):
+            return []
+        if not remaining:
+            return [name for name in node.model_fields if not node.model_fields[name].exclude]
+        field = node.model_fields.get(str(remaining.pop(0)))
+        if field is None:
+            return []
+        node = field.annotation
+
+
+def _override_source(
+    loc: tuple[str | int, ...], overrides: Mapping[tuple[str, ...], str]
+) -> str | None:
+    """The environment variable that set `loc` or the mapping it sits in, if one did."""
+    path = tuple(str(part) for part in loc)
+    for length in range(len(path), 0, -1):
+        if path[:length] in overrides:
+            return overrides[path[:length]]
+    return None

@@ -12,9 +12,11 @@ import uuid
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from bridge.commands import CommandError
 from bridge.config import Config
+from bridge.kafka.clientlog import client_logger
 
 COLUMNS = ("at", "vendor", "event_type", "outcome", "reason", "http_status", "attempts")
 
@@ -25,14 +27,21 @@ def find_outcomes(config: Config, wanted: str, timeout_s: float = 30) -> list[di
             **config.kafka.client_properties(),
             "group.id": f"bridge-trace-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
+            "logger": client_logger(),
         }
     )
     found: list[dict[str, Any]] = []
     try:
         topic = config.outcomes.topic
-        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        try:
+            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        except KafkaException as exc:
+            raise CommandError(
+                f"cannot reach Kafka at {config.kafka.bootstrap_servers}: {exc.args[0].str()}"
+            ) from None
         if metadata is None or metadata.error is not None:
-            raise RuntimeError(f"outcome topic {topic} not found: is outcomes.enabled set?")
+            hint = "" if config.outcomes.enabled else " (outcomes.enabled is false in the config)"
+            raise CommandError(f"outcome topic {topic} not found{hint}")
         partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
         consumer.assign(partitions)
         remaining = set(metadata.partitions)

@@ -84,6 +84,9 @@ def check_config(path: Path, environ: dict[str, str], monkeypatch: pytest.Monkey
         monkeypatch.delenv(name)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
+    # check-config refuses files this machine cannot read: the schemas are where the image's
+    # own BRIDGE__SCHEMAS_DIR would point, here the checkout's copy.
+    monkeypatch.setenv("BRIDGE__SCHEMAS_DIR", str(REPO / "schemas"))
     result: int = cli.main(["check-config", str(path)])
     return result
 
@@ -129,6 +132,7 @@ def test_check_config_accepts_every_rendered_chart_config(
             "kafka-sasl-password",
         ):
             (tmp_path / "etc-bridge-secrets" / key).write_text("ci-secret\n")
+        (tmp_path / "etc-bridge-kafka-ca" / "ca.crt").write_text("stand-in CA bundle\n")
         path = tmp_path / f"{deployment['metadata']['name']}.yaml"
         path.write_text(text)
         assert check_config(path, {}, monkeypatch) == 0, deployment["metadata"]["name"]

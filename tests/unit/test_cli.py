@@ -112,3 +112,67 @@ def test_unknown_vendor_or_topic_is_a_usage_error(capsys: pytest.CaptureFixture[
     assert "unknown vendor" in capsys.readouterr().err
     assert main(["preview", "--vendor", "qubit", "--topic", "carts", "-"]) == 2
     assert "not a configured topic" in capsys.readouterr().err
+
+
+def test_help_describes_the_product_and_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    description = out.split("\n\n")[1]
+    assert description.startswith("Deliver order and product-view events from Kafka")
+    assert "exit status:" in out
+    with pytest.raises(SystemExit):
+        main(["produce", "--help"])
+    out = capsys.readouterr().out
+    assert "--config FILE         the configuration file" in out
+    assert "(default: 50.0)" in out
+
+
+def test_check_config_takes_the_file_positionally_by_option_or_from_the_environment(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config", "--config", str(config_file)]) == 0
+    assert "valid; enabled vendors: squeezely" in capsys.readouterr().out
+    monkeypatch.setenv("BRIDGE_CONFIG", str(config_file))
+    assert main(["check-config"]) == 0
+    assert "valid; enabled vendors: squeezely" in capsys.readouterr().out
+    monkeypatch.delenv("BRIDGE_CONFIG")
+    assert main(["check-config"]) == 2
+    assert "no configuration: give FILE, --config FILE or set BRIDGE_CONFIG" in (
+        capsys.readouterr().err
+    )
+
+
+def test_run_refuses_a_missing_schemas_dir_before_starting(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file.write_text(CONFIG + f"schemas_dir: {tmp_path / 'schemas'}\n")
+    assert main(["run", "--config", str(config_file)]) == 2
+    err = capsys.readouterr().err
+    assert f"schemas_dir: cannot read {tmp_path / 'schemas' / 'Order.avsc'}" in err
+    assert "Traceback" not in err
+
+
+def test_run_names_a_misspelt_vendor(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--config", str(config_file), "--vendor", "squeezly"]) == 2
+    assert "--vendor squeezly: not an enabled vendor of the config (did you mean 'squeezely'?)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_preview_of_a_record_the_vendor_cannot_take_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "order.json"
+    record.write_text(json.dumps({**ORDER, "customer": {}}))
+    assert main(["preview", "--vendor", "squeezely", "--topic", "orders", str(record)]) == 0
+    assert capsys.readouterr().out.startswith("would be skipped: missing_email")
+
+
+def test_preview_of_a_missing_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.json"
+    assert main(["preview", "--vendor", "squeezely", "--topic", "orders", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"bridge preview: {missing}: cannot read: No such file or directory\n"
