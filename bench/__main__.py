@@ -126,7 +126,7 @@ async def bridge_rate(config: Config, vendor: str, count: int) -> tuple[float, f
             and (
                 registry.get_sample_value(
                     "bridge_records_consumed_total",
-                    {"vendor": vendor, "topic": config.topics.product_views.name},
+                    {"vendor": vendor, "topic": config.topics.product_views[0].name},
                 )
                 or 0
             )

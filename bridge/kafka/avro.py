@@ -1,11 +1,13 @@
 """Avro decoding: schemas parsed once; `decode(raw) -> dict` or `DecodeError`.
 
 Two formats per topic:
-- ``avro``: schemaless Avro written with the schema in `schemas/`;
+- ``avro``: schemaless Avro, written with a known schema (the bridge's own in `schemas/`, or
+  the retailer's from a file), resolved against the reader schema when there is one;
 - ``confluent``: magic byte 0, a 4-byte big-endian schema id, then the Avro body. The writer
-  schema is fetched from the Schema Registry by id (once, then cached) and resolved against the
-  local reader schema, so compatible evolution (added optional fields, reordered fields)
-  decodes.
+  schema is fetched from the Schema Registry by id (`bridge.kafka.registry`, once, then cached
+  here parsed) and resolved against the reader schema, so compatible evolution (added optional
+  fields, reordered fields) decodes; without a reader schema (a mapped topic) the record is
+  read as it was written.
 
 ``timestamp-millis`` is read as a plain int of epoch milliseconds: the mappers and the latency
 metric want milliseconds, and a datetime round trip per record would cost time for nothing.
@@ -15,12 +17,10 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import fastavro
-import orjson
 
 from bridge.errors import DecodeError
 
@@ -53,19 +53,31 @@ def parse(schema: dict[str, Any]) -> Any:
 
 
 class AvroDecoder:
-    """Decodes the records of one topic."""
+    """Decodes the records of one topic.
 
-    def __init__(self, reader_schema: dict[str, Any], wire_format: str) -> None:
-        self._reader = parse(reader_schema)
+    `reader_schema`: what the records are read as (None: as written). `writer_schema`: what
+    schemaless records are written with (default: the reader schema).
+    """
+
+    def __init__(
+        self,
+        reader_schema: dict[str, Any] | None,
+        wire_format: str,
+        writer_schema: dict[str, Any] | None = None,
+    ) -> None:
+        self._reader = parse(reader_schema) if reader_schema is not None else None
         self._confluent = wire_format == "confluent"
         self._writers: dict[int, Any] = {}
+        self._writer = parse(writer_schema) if writer_schema is not None else self._reader
+        # Resolving a schema against itself costs time for nothing.
+        self._resolve_raw = self._reader if writer_schema is not None else None
 
     def decode(self, raw: bytes | None) -> dict[str, Any]:
         """The event in `raw`; raises DecodeError, or SchemaMissingError for an unseen id."""
         if not raw:
             raise DecodeError("empty_value", "the record has no value")
         if not self._confluent:
-            return self._read(raw, 0, self._reader, None)
+            return self._read(raw, 0, self._writer, self._resolve_raw)
         if len(raw) < _HEADER.size:
             raise DecodeError("bad_header", "shorter than the Confluent wire-format header")
         magic, schema_id = _HEADER.unpack_from(raw)
@@ -76,10 +88,18 @@ class AvroDecoder:
             raise SchemaMissingError(schema_id)
         return self._read(raw, _HEADER.size, writer, self._reader)
 
-    def add_writer_schema(self, schema_id: int, schema: dict[str, Any]) -> None:
-        """Cache a writer schema; DecodeError when it cannot be used (it never will be)."""
+    def add_writer_schema(
+        self, schema_id: int, schema: dict[str, Any], references: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        """Cache a writer schema (with the schemas it references, dependencies first);
+        DecodeError when it cannot be used (it never will be)."""
         try:
-            self._writers[schema_id] = parse(schema)
+            named: dict[str, Any] = {}
+            for reference in references:
+                fastavro.parse_schema(_without_logical_types(reference), named_schemas=named)
+            self._writers[schema_id] = fastavro.parse_schema(
+                _without_logical_types(schema), named_schemas=named
+            )
         except Exception as exc:  # fastavro reports a bad schema with many exception types
             raise DecodeError(
                 "unusable_schema", f"writer schema {schema_id}: {type(exc).__name__}: {exc}"[:200]
@@ -100,40 +120,6 @@ class AvroDecoder:
         if stream.tell() != len(raw):
             raise DecodeError("malformed_avro", f"{len(raw) - stream.tell()} trailing bytes")
         return event
-
-
-class SchemaRegistry:
-    """Fetches writer schemas by id from a Confluent-compatible Schema Registry.
-
-    A schema the registry does not know, or one that is not Avro (PROTOBUF, JSON), is a
-    `DecodeError`: the record can never be decoded. Anything else (the registry down, slow, or
-    refusing our credentials) raises as it is, and is transient for the caller.
-    """
-
-    def __init__(self, url: str, session_factory: Callable[[], aiohttp.ClientSession]) -> None:
-        self._url = url.rstrip("/")
-        self._session_factory = session_factory
-
-    async def fetch(self, schema_id: int) -> dict[str, Any]:
-        """The schema; DecodeError when the registry does not know the id."""
-        async with (
-            self._session_factory() as session,
-            session.get(f"{self._url}/schemas/ids/{schema_id}") as response,
-        ):
-            if response.status == 404:
-                raise DecodeError("unknown_schema_id", f"schema id {schema_id} not registered")
-            response.raise_for_status()
-            body = await response.json(content_type=None)
-        kind = body.get("schemaType", "AVRO")
-        if kind != "AVRO":
-            raise DecodeError("unusable_schema", f"schema id {schema_id} is {kind}, not Avro")
-        try:
-            schema: dict[str, Any] = orjson.loads(body["schema"])
-        except (KeyError, TypeError, orjson.JSONDecodeError):
-            raise DecodeError(
-                "unusable_schema", f"schema id {schema_id} is not Avro JSON"
-            ) from None
-        return schema
 
 
 class AvroEncoder:

@@ -1,9 +1,15 @@
 """Intake: a fetched batch becomes records, each decoded once and routed.
 
+Each source topic of the config (`TopicSettings`: a name or a ``^pattern``) has its event type,
+its decoder (`bridge.kafka.formats`) and, when it is in the retailer's schema, its compiled
+mapping (`bridge.mapping`). A topic matched by a pattern is looked up once, on its first record.
+
 For each Kafka message of a partition this pipeline still owns: register its offset with the
 partition's tracker (before anything else, so no record can be acknowledged unregistered),
-decode it, and decide its way:
+decode it, map it onto the bridge's event when its topic has a mapping, and decide its way:
 - undecodable: dead letter (class ``decode``, with the reason);
+- the mapping cannot handle it (a required value missing, a value that will not convert):
+  dead letter (class ``mapping``, with the event field, where it was read from and why);
 - without consent where the vendor requires it: skipped (``no_consent``);
 - the vendor cannot take it (`MappingError`): skipped by reason, or dead-lettered by policy;
 - the mapper itself failed (a bug meeting an unexpected record): dead letter, ``mapper_error``;
@@ -19,17 +25,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import aiohttp
 from confluent_kafka import Message
 
-from bridge.config import Config, VendorConfig
+from bridge.config import Config, KafkaSettings, VendorConfig
 from bridge.errors import DecodeError, MappingError
-from bridge.events import EventType, load_schema
-from bridge.kafka.avro import AvroDecoder, SchemaMissingError, SchemaRegistry
+from bridge.events import EventType
+from bridge.kafka.avro import AvroDecoder, SchemaMissingError
+from bridge.kafka.formats import JsonDecoder, decoder_for
+from bridge.kafka.registry import Registry, RegistryUnavailableError
+from bridge.mapping import SourceMapping, SourceMappingError
 from bridge.metrics import Metrics
 from bridge.pipeline.partitions import Partitions
 from bridge.records import Record
@@ -52,42 +61,63 @@ class Admitted:
     """(record, error class, message, reason)"""
 
 
+@dataclass(slots=True, eq=False)
+class Source:
+    """One configured source topic, ready to read."""
+
+    name: str
+    """The topic, or the ``^pattern`` it was subscribed with."""
+    event_type: EventType
+    decoder: AvroDecoder | JsonDecoder
+    mapping: SourceMapping | None
+
+
 class Intake:
-    """Decodes and routes the records of one vendor's topics."""
+    """Decodes, maps and routes the records of one vendor's topics."""
 
     def __init__(self, config: Config, vendor: Vendor[Any], metrics: Metrics) -> None:
         self._vendor = vendor
         self._vc: VendorConfig = config.vendors[vendor.name]
         self._metrics = metrics
-        topics = config.topics.by_event_type()
-        self._decoders: dict[str, tuple[EventType, AvroDecoder]] = {
-            topics[kind].name: (
+        self._sources = [
+            Source(
+                settings.name,
                 kind,
-                AvroDecoder(load_schema(config.schemas_dir, kind), topics[kind].format),
+                decoder_for(settings, config.schemas_dir),
+                settings.compiled_mapping,
             )
-            for kind in vendor.event_types
+            for kind, settings in config.topics.sources()
+            if kind in vendor.event_types
+        ]
+        self._by_topic: dict[str, Source | None] = {
+            source.name: source for source in self._sources if not source.name.startswith("^")
         }
-        url = config.kafka.schema_registry_url
-        auth = config.kafka.schema_registry_auth()
-        basic = aiohttp.BasicAuth(*auth) if auth else None
-
-        def session() -> aiohttp.ClientSession:
-            return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), auth=basic)
-
-        self._registry = SchemaRegistry(url, session) if url else None
+        self._patterns = [
+            (re.compile(source.name), source)
+            for source in self._sources
+            if source.name.startswith("^")
+        ]
+        self._kafka: KafkaSettings = config.kafka
         self.waiting_for_registry = False
-        self._m_consumed = {
-            topic: metrics.records_consumed.labels(vendor.name, topic) for topic in self._decoders
-        }
+        self._m_consumed: dict[str, Any] = {}
 
     @property
     def topics(self) -> list[str]:
-        return list(self._decoders)
+        """What the consumer subscribes to: topic names and ``^patterns``."""
+        return [source.name for source in self._sources]
+
+    def source(self, topic: str) -> Source | None:
+        """The source a topic's records are read as (the first that names or matches it)."""
+        if topic not in self._by_topic:
+            self._by_topic[topic] = next(
+                (source for pattern, source in self._patterns if pattern.match(topic)), None
+            )
+        return self._by_topic[topic]
 
     async def take(self, messages: list[Message], partitions: Partitions) -> Admitted:
         # The hot path: per record, only what must be per record.
         intake = Admitted()
-        consumed = dict.fromkeys(self._decoders, 0)
+        consumed: dict[str, int] = {}
         now = time.monotonic()
         for message in messages:
             topic, partition = cast(str, message.topic()), cast(int, message.partition())
@@ -108,22 +138,38 @@ class Intake:
             tracker.add(record.offset, now)
             intake.taken += 1
             intake.size += record.size
-            consumed[topic] += 1
-            event_type, decoder = self._decoders[topic]
-            record.event_type = event_type
+            consumed[topic] = consumed.get(topic, 0) + 1
+            source = self.source(topic)
+            if source is None:  # cannot happen: the consumer subscribes to our topics only
+                intake.dead.append((record, "decode", "no source topic matches", "no_source"))
+                continue
+            record.event_type = source.event_type
             try:
                 try:
-                    record.event = decoder.decode(value)
+                    decoded = source.decoder.decode(value)
                 except SchemaMissingError as missing:
-                    record.event = await self._decode_with_fetched(decoder, missing, value)
+                    assert isinstance(source.decoder, AvroDecoder)
+                    decoded = await self._decode_with_fetched(source.decoder, missing, value)
             except DecodeError as exc:
                 self._metrics.decode_failures.labels(self._vendor.name, topic, exc.reason).inc()
                 intake.dead.append((record, "decode", str(exc), exc.reason))
                 continue
-            self._route(record, event_type, record.event, intake)
+            if source.mapping is not None:
+                try:
+                    decoded = source.mapping.apply(decoded, record.key, record.headers)
+                except SourceMappingError as exc:
+                    self._metrics.decode_failures.labels(self._vendor.name, topic, exc.reason).inc()
+                    intake.dead.append((record, "mapping", str(exc), exc.reason))
+                    continue
+            record.event = decoded
+            self._route(record, source.event_type, decoded, intake)
         for topic, count in consumed.items():
-            if count:
-                self._m_consumed[topic].inc(count)
+            counter = self._m_consumed.get(topic)
+            if counter is None:
+                counter = self._m_consumed[topic] = self._metrics.records_consumed.labels(
+                    self._vendor.name, topic
+                )
+            counter.inc(count)
         return intake
 
     def _route(
@@ -164,23 +210,24 @@ class Intake:
     async def _decode_with_fetched(
         self, decoder: AvroDecoder, missing: SchemaMissingError, raw: bytes | None
     ) -> dict[str, Any]:
-        if self._registry is None:
+        if self._kafka.schema_registry_url is None:
             raise DecodeError("unknown_schema_id", "no schema registry is configured")
         schema_id = missing.schema_id
         while True:
             try:
-                schema = await self._registry.fetch(schema_id)
-            except DecodeError:
-                raise
-            except Exception as exc:  # down, slow or refusing us: wait for it, lose nothing
+                # A client per fetch: fetches are rare (a schema id not seen yet), the parsed
+                # schema is cached in the decoder, and nothing stays open between them.
+                async with Registry(self._kafka) as registry:
+                    writer = await registry.by_id(schema_id)
+            except RegistryUnavailableError as exc:  # down, slow or refusing us: wait for it
                 self.waiting_for_registry = True
                 log.warning(
                     "schema registry unavailable, waiting: %s",
-                    type(exc).__name__,
+                    exc,
                     extra={"vendor": self._vendor.name, "event": "schema_registry_unavailable"},
                 )
                 await asyncio.sleep(REGISTRY_RETRY_S)
                 continue
             self.waiting_for_registry = False
-            decoder.add_writer_schema(schema_id, schema)
+            decoder.add_writer_schema(schema_id, writer.schema, writer.references)
             return decoder.decode(raw)
