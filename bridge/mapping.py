@@ -219,7 +219,7 @@ def _getter(segments: tuple[Segment, ...]) -> Callable[[Any], Any]:
     return many
 
 
-def _show(segments: Sequence[Segment]) -> str:
+def show_path(segments: Sequence[Segment]) -> str:
     text = ""
     for segment in segments:
         if segment == EACH:
@@ -412,7 +412,7 @@ class _Compiler:
         self.uses.append(Use(where, "path", base, (), Target("array")))
         element = self.node(spec[key], target.items, f"{where}.{key}", element_scope)
         get = _getter(segments)
-        source = f"path {_show(base)}"
+        source = f"path {show_path(base)}"
 
         def build(value: Any, context: _Context) -> Any:
             elements = get(context.root if rooted else value)
@@ -518,8 +518,8 @@ class _Compiler:
             path = segments if rooted else (*scope, *segments)
             read = _getter(segments)
             if rooted:
-                return (lambda value, context: read(context.root)), f"path {_show(path)}", path
-            return (lambda value, context: read(value)), f"path {_show(path)}", path
+                return (lambda value, context: read(context.root)), f"path {show_path(path)}", path
+            return (lambda value, context: read(value)), f"path {show_path(path)}", path
         if kind == "header":
             if not isinstance(spec, str) or not spec:
                 raise MappingSpecError(f"{where}.header: expected a header name")
