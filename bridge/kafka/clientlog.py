@@ -9,6 +9,7 @@ from the client's own poll, on the thread that polls.
 Each line becomes a record of the ``bridge.kafka.librdkafka`` logger with ``event``
 ``librdkafka_<facility>`` (``librdkafka_fail`` for a refused connection), so `RepeatLimiter`
 collapses a flood of one kind into a line per window and `RedactionFilter` masks what it holds.
+Warnings and errors keep their level; librdkafka's notices and information become DEBUG.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ class LibrdkafkaLogger(logging.LoggerAdapter[logging.Logger]):
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         facility = str(args[0]).lower() if args else "log"
         extra = {**(self.extra or {}), "event": f"librdkafka_{facility}"}
-        self.logger.log(level, msg, *args, extra=extra, stacklevel=2)
+        # Its notices (a reconnect, a disconnect: dozens a second while a broker is gone) are
+        # debugging detail; the clients' error callbacks report a broker that is down.
+        shown = level if level >= logging.WARNING else logging.DEBUG
+        self.logger.log(shown, msg, *args, extra=extra, stacklevel=2)
 
 
 def client_logger() -> LibrdkafkaLogger:

@@ -30,8 +30,8 @@ def free_port() -> int:
 class LocalBroker:
     """`with LocalBroker() as broker:` gives `broker.bootstrap` (``127.0.0.1:<port>``)."""
 
-    def __init__(self, log_path: Path | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, log_path: Path | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
@@ -59,6 +59,9 @@ class LocalBroker:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own session: a Ctrl-C at the terminal reaches the demo, which stops the
+                # bridge first and the broker last, not the broker under a draining bridge.
+                start_new_session=True,
             )
         finally:
             if not isinstance(log, int):
