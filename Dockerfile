@@ -5,7 +5,7 @@
 #   docker run --rm -v "$PWD/deploy/compose/bridge.yaml:/etc/bridge/bridge.yaml:ro" \
 #     -e QUICKLIZARD_CLIENT_KEY=... bridge:dev
 #
-# Two stages: `build` installs the pinned runtime dependencies (requirements.lock) and the bridge
+# Two stages: `build` installs the locked runtime dependencies (requirements.lock) and the bridge
 # wheel into a virtualenv; `runtime` copies only that virtualenv and the Avro schemas onto a fresh
 # slim base and runs as an unprivileged user. Nothing at run time goes through a shell.
 
@@ -18,10 +18,12 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# Every runtime dependency comes from the lock file, as wheels, without resolving anything else.
+# Every runtime dependency comes from the lock file (`make lock`), as wheels whose hashes it
+# lists, without resolving anything else.
 COPY requirements.lock /tmp/requirements.lock
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-deps --only-binary=:all: -r /tmp/requirements.lock
+    && /opt/venv/bin/pip install --no-deps --only-binary=:all: --require-hashes \
+       -r /tmp/requirements.lock
 
 # The bridge itself, built with a pinned setuptools outside the runtime virtualenv.
 WORKDIR /src

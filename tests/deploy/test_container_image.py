@@ -262,14 +262,18 @@ def test_every_non_python_file_of_the_package_reaches_the_wheel() -> None:
 
 
 def lock() -> dict[str, str]:
+    """Name to pinned version; every pin exact and with hashes (``make lock`` writes it)."""
     pins: dict[str, str] = {}
-    for raw in (REPO / "requirements.lock").read_text().splitlines():
+    text = (REPO / "requirements.lock").read_text().replace("\\\n", " ")
+    for raw in text.splitlines():
         line = raw.split("#")[0].strip()
         if line:
-            name, separator, version = line.partition("==")
-            assert separator, f"requirements.lock: {line!r} is not pinned with =="
-            assert version, f"requirements.lock: {line!r} has no version"
-            pins[canonicalize_name(name)] = version
+            spec, *hashes = line.split(" --hash=")
+            requirement = Requirement(spec)
+            (specifier,) = requirement.specifier
+            assert specifier.operator == "==", f"requirements.lock: {spec!r} is not pinned with =="
+            assert hashes, f"requirements.lock: {spec!r} has no hash"
+            pins[canonicalize_name(requirement.name)] = specifier.version
     return pins
 
 
