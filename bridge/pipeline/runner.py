@@ -176,6 +176,7 @@ class Pipeline:
 
     async def _shut_down(self, consumer: ConsumerThread, loop: asyncio.AbstractEventLoop) -> None:
         deadline = self._deadline or loop.time() + self._config.shutdown_deadline_s
+        self._deadline = deadline
         # The hand-over (commit, leaving the group) keeps a share of the time for itself.
         reserve = min(5.0, self._config.shutdown_deadline_s / 5)
         self._flow.drain()
@@ -292,7 +293,12 @@ class Pipeline:
     ) -> None:
         trackers = self._partitions.owned(partitions)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (0 if self._flow.draining else self._config.revoke_timeout_s)
+        deadline = loop.time() + self._config.revoke_timeout_s
+        if self._flow.draining and self._deadline is not None:
+            # A rebalance while draining (a rolling restart): the records of the partitions
+            # leaving still finish here first, or their next owner would deliver them again;
+            # but never past the shutdown deadline.
+            deadline = min(deadline, self._deadline)
         await self._flow.wait_for_progress(lambda: self._partitions.pending(trackers), deadline)
         commits = self._partitions.commits(trackers)
         self._partitions.give_up(partitions)
