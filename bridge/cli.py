@@ -121,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
         "config_file", nargs="?", type=Path, metavar="FILE", help="the file (or use --config)"
     )
     _config_option(check, required=False)
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="also check the broker, topics, groups, schema registry and vendor endpoints",
+    )
     check.set_defaults(handler=_check_config)
 
     preview = command("preview", "print the HTTP request(s) a vendor would get for one record")
@@ -152,6 +157,19 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--timeout", type=float, default=30.0, help="seconds to read at most")
     _log_level_option(trace, default="WARNING")
     trace.set_defaults(handler=_trace)
+
+    from bridge.commands import replay as replay_command
+    from bridge.commands import status as status_command
+
+    replay = command("replay", "send dead letters again to the vendor they failed at")
+    _config_option(replay)
+    replay_command.configure_parser(replay)
+    replay.set_defaults(handler=_replay)
+
+    status = command("status", "each vendor's offsets, lag, group members and dead letters")
+    _config_option(status)
+    status_command.configure_parser(status)
+    status.set_defaults(handler=_status)
 
     demo = command("demo", "run everything locally: broker, sandbox, sample events, bridge")
     demo.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
@@ -230,6 +248,10 @@ def _check_config(args: argparse.Namespace) -> int:
         raise ConfigError("\n".join(problems))
     print(yaml.safe_dump(config.masked(), sort_keys=False), end="")
     print(f"# {path}: valid; enabled vendors: {', '.join(config.enabled_vendors())}")
+    from bridge.commands.connect import run_checks
+
+    if not run_checks(config, connect=args.connect, out=sys.stdout):
+        return EXIT_FAILURE if args.connect else EXIT_USAGE
     return 0
 
 
@@ -336,6 +358,22 @@ def _trace(args: argparse.Namespace) -> int:
     outcomes = find_outcomes(config, args.id, args.timeout)
     print(render(args.id, outcomes))
     return 0 if outcomes else EXIT_FAILURE
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from bridge.commands.replay import run_replay
+
+    config = load_config(args.config, vendors=[args.vendor], check_files=True)
+    configure_logging(LogSettings(format="text", level="WARNING"), stream=sys.stderr)
+    return run_replay(config, args)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from bridge.commands.status import run_status
+
+    config = load_config(args.config, vendors=args.vendor, check_files=True)
+    configure_logging(LogSettings(format="text", level="WARNING"), stream=sys.stderr)
+    return run_status(config, args)
 
 
 def _demo(args: argparse.Namespace) -> int:
