@@ -56,6 +56,7 @@ from bridge.kafka.consumer_events import (
     TopicPartition,
 )
 from bridge.kafka.lag import Lag
+from bridge.kafka.offsets import commit_metadata
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,10 @@ class ConsumerThread:
         current = [c for c in commits if self._epochs.get((c.topic, c.partition)) == c.epoch]
         if not current:
             return
-        offsets = [KafkaTopicPartition(c.topic, c.partition, c.offset) for c in current]
+        metadata = commit_metadata()
+        offsets = [
+            KafkaTopicPartition(c.topic, c.partition, c.offset, metadata=metadata) for c in current
+        ]
         try:
             result = self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:

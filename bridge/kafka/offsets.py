@@ -14,8 +14,27 @@ refuse one for an assignment that has ended.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
+
+COMMIT_METADATA_PREFIX = "bridge.committed_at="
+"""Each commit's metadata is ``bridge.committed_at=<epoch ms>``: `bridge status` reads it as the
+time of the partition's last commit (Kafka's offset fetch returns no time of its own)."""
+
+
+def commit_metadata(now_s: float | None = None) -> str:
+    return f"{COMMIT_METADATA_PREFIX}{int((time.time() if now_s is None else now_s) * 1000)}"
+
+
+def committed_at(metadata: str | None) -> float | None:
+    """The commit time (epoch seconds) a `commit_metadata` string holds, else None."""
+    if not metadata or not metadata.startswith(COMMIT_METADATA_PREFIX):
+        return None
+    try:
+        return int(metadata[len(COMMIT_METADATA_PREFIX) :]) / 1000
+    except ValueError:
+        return None
 
 
 @dataclass(eq=False, slots=True)
