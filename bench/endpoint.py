@@ -2,7 +2,9 @@
 
 Runs in its own process (`python -m bench.endpoint PORT LATENCY_MS`) so that its work does not
 share the bridge's event loop. It answers QuickLizard's reply shape on /quicklizard/events and
-an empty 200 on /esputnik/api/v2/event; it does not validate, unlike the sandbox.
+an empty 200 on /esputnik/api/v2/event; it does not validate, unlike the sandbox. QuickLizard's
+reply echoes every event as processed (the bridge fails events a reply does not account for),
+spliced around the request body as bytes rather than parsed, so the endpoint stays cheap.
 """
 
 from __future__ import annotations
@@ -12,15 +14,14 @@ import sys
 
 from aiohttp import web
 
-QUICKLIZARD_OK = b'{"processed": [], "failed": [], "errors": []}'
-
 
 def app(latency_s: float) -> web.Application:
     async def quicklizard(request: web.Request) -> web.Response:
-        await request.read()
+        events = await request.read()
         if latency_s:
             await asyncio.sleep(latency_s)
-        return web.Response(body=QUICKLIZARD_OK, content_type="application/json")
+        reply = b'{"processed":' + events + b',"failed":[],"errors":[]}'
+        return web.Response(body=reply, content_type="application/json")
 
     async def esputnik(request: web.Request) -> web.Response:
         await request.read()
