@@ -390,8 +390,11 @@ class VendorConfig(_Strict):
     travel in clear text."""
     settings: dict[str, Any] = Field(default_factory=dict)
     """The vendor's own block (credentials, options), validated by its module."""
-    concurrency: int = Field(default=16, ge=1, le=1024)
-    """Requests in flight at once."""
+    concurrency: Annotated[int, Field(ge=1, le=1024)] | Literal["adaptive"] = 16
+    """Requests in flight at once, or ``adaptive``: found and followed at run time
+    (`bridge.delivery.adaptive`), from 1 up to `max_concurrency`."""
+    max_concurrency: int = Field(default=64, ge=1, le=1024)
+    """The most requests in flight ``concurrency: adaptive`` may reach."""
     max_in_flight_records: int = Field(default=5_000, ge=1)
     max_in_flight_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     resume_ratio: float = Field(default=0.5, gt=0, lt=1)

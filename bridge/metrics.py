@@ -105,6 +105,13 @@ class Metrics:
             ["vendor"],
             registry=registry,
         )
+        self.concurrency_limit = Gauge(
+            "bridge_concurrency_limit",
+            "Requests a vendor may have in flight: the configured concurrency, or with "
+            "concurrency: adaptive the limit found so far.",
+            ["vendor"],
+            registry=registry,
+        )
         self.paused_partitions = Gauge(
             "bridge_paused_partitions",
             "Assigned partitions paused by back-pressure or an open circuit.",

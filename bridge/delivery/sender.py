@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.config import VendorConfig
+from bridge.delivery.adaptive import AdaptiveConcurrency
 from bridge.delivery.client import VendorClient
 from bridge.delivery.retry import Backoff, Circuit, RateLimiter
 from bridge.errors import DeliveryError
 from bridge.metrics import Metrics
 from bridge.records import Record
-from bridge.vendors.base import ACCEPTED, ItemResult, Vendor
+from bridge.vendors.base import ACCEPTED, HttpRequest, Item, ItemResult, Vendor
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +64,10 @@ class Sender:
         client: VendorClient,
         circuit: Circuit,
         metrics: Metrics,
+        concurrency: AdaptiveConcurrency | None = None,
     ) -> None:
         self._vendor = vendor
+        self._concurrency = concurrency
         self._config = config
         self._client = client
         self._circuit = circuit
@@ -106,7 +109,7 @@ class Sender:
             self._stamp(batch)
             self._batch_size.observe(len(batch))
             try:
-                status, results = await self._client.send(request, items)
+                status, results = await self._request(request, items)
             except DeliveryError as exc:
                 if exc.pauses:
                     self._retries["credentials"].inc()
@@ -132,6 +135,29 @@ class Sender:
             self._circuit.success()
             self._settle(batch, status, results, sent)
             return
+
+    async def _request(
+        self, request: HttpRequest, items: list[Item]
+    ) -> tuple[int, list[ItemResult]]:
+        """One request, inside the adaptive limit when there is one (it learns from the reply)."""
+        limiter = self._concurrency
+        if limiter is None:
+            return await self._client.send(request, items)
+        await limiter.acquire()
+        started = time.monotonic()
+        try:
+            reply = await self._client.send(request, items)
+        except DeliveryError as exc:
+            answered = exc.status is not None
+            limiter.release(
+                time.monotonic() - started if answered else None, exc.status, exc.retry_after
+            )
+            raise
+        except BaseException:
+            limiter.abandon()
+            raise
+        limiter.release(time.monotonic() - started, reply[0])
+        return reply
 
     async def _split(self, batch: list[Record], sent: Sent) -> None:
         middle = len(batch) // 2

@@ -26,6 +26,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from bridge.config import Config, VendorConfig
+from bridge.delivery.adaptive import AdaptiveConcurrency
 from bridge.delivery.client import VendorClient
 from bridge.delivery.retry import Circuit, CircuitState
 from bridge.delivery.sender import Sender
@@ -151,10 +152,19 @@ class Pipeline:
             self.name, self._flow, self._lanes, dead_letters, outcomes, tasks, self._metrics
         )
         async with VendorClient(self.vendor, self._vc.request_timeout_s, self._metrics) as client:
-            sender = Sender(self.vendor, self._vc, client, self._circuit, self._metrics)
+            limit = self._metrics.concurrency_limit.labels(self.name)
+            if self._vc.concurrency == "adaptive":
+                # A worker per place the limit may reach; the limiter decides how many send.
+                adaptive = AdaptiveConcurrency(self._vc.max_concurrency, limit.set)
+                workers = self._vc.max_concurrency
+            else:
+                adaptive = None
+                workers = self._vc.concurrency
+                limit.set(workers)
+            sender = Sender(self.vendor, self._vc, client, self._circuit, self._metrics, adaptive)
             running = [
-                self._start(self._work(sender, settlement), f"{self.name}-worker-{i}")
-                for i in range(self._vc.concurrency)
+                self._start(self._work(sender, settlement, adaptive), f"{self.name}-worker-{i}")
+                for i in range(workers)
             ]
             running.append(self._start(self._take_events(events, settlement), "events"))
             running.append(self._start(self._commit_loop(), "commits"))
@@ -306,10 +316,14 @@ class Pipeline:
         reply.set_result(commits)
 
     # -- delivery -----------------------------------------------------------------------------
-    async def _work(self, sender: Sender, settlement: Settlement) -> None:
+    async def _work(
+        self, sender: Sender, settlement: Settlement, adaptive: AdaptiveConcurrency | None
+    ) -> None:
         max_events = self._vc.batch.max_events if self.vendor.batches else 1
         linger = self._vc.batch.linger_ms / 1000 if self.vendor.batches else 0
         while True:
+            if adaptive is not None:
+                await adaptive.wait_for_room()
             batch = await self._ready.take(max_events, linger)
             live = []
             for record in batch:

@@ -1,0 +1,180 @@
+"""Adaptive request concurrency: how many requests a vendor may have in flight, found at run time.
+
+In the spirit of Vector's Adaptive Request Concurrency (AIMD), for ``concurrency: adaptive``:
+
+- The limit starts at 1. A request is sent only after `acquire()` found it below the limit;
+  each reply (or failure) is reported with `release()`.
+- Time is cut into periods about one round trip long. At the end of each period:
+  - if a request was answered 429 or 503, or failed without an answer (a timeout, a reset),
+    the limit is multiplied by `DECREASE_RATIO` (never below 1);
+  - else if the period's mean round-trip time rose past the moving baseline (an EWMA of past
+    periods) by more than `DEVIATION_SCALE` of its deviation (and at least `MIN_RISE` of it),
+    the limit decreases the same way: the vendor is queueing our requests;
+  - else, if the limit was reached during the period (it was what held requests back), it grows
+    by one, up to `max_concurrency`.
+- A ``Retry-After`` on a 429/503 holds every new request until it has passed, not only the
+  retry of the request that got it.
+
+Only replies feed the baseline: a round trip cut short by an error says nothing of the
+vendor's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+DECREASE_RATIO = 0.9
+EWMA_ALPHA = 0.4
+"""Weight of the newest period in the round-trip baseline."""
+DEVIATION_SCALE = 2.5
+"""How many deviations of the baseline a period's mean may rise before it counts as rising."""
+MIN_RISE = 0.05
+"""A rise smaller than this share of the baseline never counts (loopback's jitter is tiny)."""
+BACKPRESSURE_STATUSES = frozenset({429, 503})
+
+
+class Ewma:
+    """An exponentially weighted mean and deviation."""
+
+    __slots__ = ("_alpha", "_seen", "mean", "variance")
+
+    def __init__(self, alpha: float) -> None:
+        self._alpha = alpha
+        self._seen = False
+        self.mean = 0.0
+        self.variance = 0.0
+
+    def update(self, value: float) -> None:
+        if not self._seen:
+            self._seen = True
+            self.mean = value
+            return
+        difference = value - self.mean
+        increment = self._alpha * difference
+        self.mean += increment
+        self.variance = (1 - self._alpha) * (self.variance + difference * increment)
+
+    @property
+    def seen(self) -> bool:
+        return self._seen
+
+    @property
+    def deviation(self) -> float:
+        return math.sqrt(self.variance)
+
+
+class AdaptiveConcurrency:
+    """The in-flight limit of one vendor's requests; workers `acquire()` before each request."""
+
+    def __init__(
+        self,
+        max_concurrency: int,
+        on_limit: Callable[[int], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max = max_concurrency
+        self._on_limit = on_limit
+        self._clock = clock
+        self.limit = 1
+        self.in_flight = 0
+        self._acquirers: deque[asyncio.Future[None]] = deque()
+        self._idle: deque[asyncio.Future[None]] = deque()
+        self._baseline = Ewma(EWMA_ALPHA)
+        self._resume_at = 0.0
+        self._period_start = clock()
+        self._period_rtt = 0.0
+        self._period_replies = 0
+        self._period_backpressure = False
+        self._period_reached = False
+        if on_limit is not None:
+            on_limit(self.limit)
+
+    async def acquire(self) -> None:
+        """Wait for a place under the limit (and past any Retry-After), then take it."""
+        await self._wait(self._acquirers)
+        self.in_flight += 1
+        if self.in_flight >= self.limit:
+            self._period_reached = True
+
+    async def wait_for_room(self) -> None:
+        """Wait until `acquire()` would not wait, without taking the place: a worker of a
+        batching vendor calls it before it takes a batch, so that batches fill while the limit
+        holds requests back. Those who `acquire()` are woken first."""
+        await self._wait(self._idle)
+
+    async def _wait(self, queue: deque[asyncio.Future[None]]) -> None:
+        while True:
+            pause = self._resume_at - self._clock()
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
+            if self.in_flight < self.limit:
+                return
+            self._period_reached = True
+            waiter = asyncio.get_running_loop().create_future()
+            queue.append(waiter)
+            await waiter
+
+    def release(
+        self, rtt: float | None, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        """A request ended: `rtt` when a reply came (its `status`), None when it failed
+        without one; `retry_after` (seconds) as the reply asked."""
+        self.in_flight -= 1
+        if rtt is None or status in BACKPRESSURE_STATUSES:
+            self._period_backpressure = True
+            if retry_after:
+                self._resume_at = max(self._resume_at, self._clock() + retry_after)
+        else:
+            self._period_rtt += rtt
+            self._period_replies += 1
+        self._end_period_if_due()
+        self._wake()
+
+    def abandon(self) -> None:
+        """A request was cancelled (shutdown): its place is free, and it says nothing."""
+        self.in_flight -= 1
+        self._wake()
+
+    def _end_period_if_due(self) -> None:
+        now = self._clock()
+        length = self._baseline.mean if self._baseline.seen else 0.0
+        if not (self._period_backpressure or self._period_replies) or now - self._period_start < (
+            length
+        ):
+            return
+        limit = self.limit
+        if self._period_backpressure:
+            limit = max(1, math.floor(limit * DECREASE_RATIO))
+        else:
+            mean = self._period_rtt / self._period_replies
+            baseline = self._baseline
+            threshold = max(DEVIATION_SCALE * baseline.deviation, MIN_RISE * baseline.mean)
+            if baseline.seen and mean > baseline.mean + threshold:
+                limit = max(1, math.floor(limit * DECREASE_RATIO))
+            elif self._period_reached:
+                limit = min(self._max, limit + 1)
+            baseline.update(mean)
+        self._period_start = now
+        self._period_rtt = 0.0
+        self._period_replies = 0
+        self._period_backpressure = False
+        self._period_reached = self.in_flight >= limit
+        if limit != self.limit:
+            self.limit = limit
+            if self._on_limit is not None:
+                self._on_limit(limit)
+
+    def _wake(self) -> None:
+        """Let waiters try again, as many as there are places (each checks again)."""
+        places = self.limit - self.in_flight
+        for queue in (self._acquirers, self._idle):
+            while places > 0 and queue:
+                waiter = queue.popleft()
+                if not waiter.done():  # a cancelled waiter takes no place
+                    waiter.set_result(None)
+                    places -= 1

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bridge.delivery.adaptive import DECREASE_RATIO, AdaptiveConcurrency
+
+
+class Clock:
+    """Round trips in the tests are binary fractions, so that the sums stay exact."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _round(limiter: AdaptiveConcurrency, clock: Clock, rtt: float, status: int = 200) -> None:
+    """Fill the limit, let one round trip pass, answer every request."""
+    taken = limiter.limit
+    for _ in range(taken):
+        await limiter.acquire()
+    clock.now += rtt
+    for _ in range(taken):
+        limiter.release(rtt, status)
+
+
+async def test_starts_at_one_and_grows_by_one_per_round_trip_while_the_limit_holds() -> None:
+    clock = Clock()
+    limits: list[int] = []
+    limiter = AdaptiveConcurrency(10, limits.append, clock)
+    assert limiter.limit == 1
+    for _ in range(5):
+        await _round(limiter, clock, 0.015625)
+    assert limiter.limit == 6
+    assert limits == [1, 2, 3, 4, 5, 6]
+
+
+async def test_never_grows_past_max_concurrency() -> None:
+    clock = Clock()
+    limiter = AdaptiveConcurrency(3, clock=clock)
+    for _ in range(10):
+        await _round(limiter, clock, 0.015625)
+    assert limiter.limit == 3
+
+
+async def test_does_not_grow_when_the_limit_held_nothing_back() -> None:
+    clock = Clock()
+    limiter = AdaptiveConcurrency(10, clock=clock)
+    await _round(limiter, clock, 0.015625)
+    assert limiter.limit == 2
+    for _ in range(5):  # one request at a time, under a limit of 2
+        await limiter.acquire()
+        clock.now += 0.015625
+        limiter.release(0.015625, 200)
+    assert limiter.limit == 2
+
+
+async def test_rising_round_trips_decrease_the_limit() -> None:
+    clock = Clock()
+    limiter = AdaptiveConcurrency(50, clock=clock)
+    for _ in range(20):
+        await _round(limiter, clock, 0.015625)
+    assert limiter.limit == 21
+    # Twice the baseline: the vendor queues. (A reply counts in the period it arrives in,
+    # so the first slow round still ends a period of mostly fast replies.)
+    await _round(limiter, clock, 0.03125)
+    await _round(limiter, clock, 0.03125)
+    assert limiter.limit == int(22 * DECREASE_RATIO)
+
+
+async def test_jitter_within_the_threshold_does_not_decrease() -> None:
+    clock = Clock()
+    limiter = AdaptiveConcurrency(50, clock=clock)
+    for _ in range(10):
+        await _round(limiter, clock, 0.015625)
+    before = limiter.limit
+    await _round(limiter, clock, 0.015625 * 1.02)
+    assert limiter.limit == before + 1
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_throttling_decreases_and_retry_after_holds_every_new_request(status: int) -> None:
+    clock = Clock()
+    limiter = AdaptiveConcurrency(50, clock=clock)
+    for _ in range(10):
+        await _round(limiter, clock, 0.0078125)
+    assert limiter.limit == 11
+    await limiter.acquire()
+    clock.now += 0.0078125
+    limiter.release(0.0078125, status, retry_after=2.0)
+    assert limiter.limit == int(11 * DECREASE_RATIO)
+    waiting = asyncio.ensure_future(limiter.acquire())
+    await asyncio.sleep(0.05)
+    assert not waiting.done(), "a new request must wait for Retry-After"
+    clock.now += 2.0
+    await asyncio.wait_for(waiting, 5)
+
+
+async def test_a_failure_without_a_reply_decreases_and_never_below_one() -> None:
+    clock = Clock()
+    limiter = AdaptiveConcurrency(10, clock=clock)
+    for _ in range(3):
+        await limiter.acquire()
+        clock.now += 1
+        limiter.release(None)
+    assert limiter.limit == 1
+
+
+async def test_a_request_waits_for_a_place_and_gets_it_when_one_is_released() -> None:
+    clock = Clock()
+    limiter = AdaptiveConcurrency(10, clock=clock)
+    await limiter.acquire()
+    second = asyncio.ensure_future(limiter.acquire())
+    room = asyncio.ensure_future(limiter.wait_for_room())
+    await asyncio.sleep(0)
+    assert not second.done()
+    assert not room.done()
+    limiter.release(0.0078125, 200)  # first period: the limit grows to 2, both may go
+    await asyncio.wait_for(second, 1)
+    assert limiter.in_flight == 1
+    limiter.abandon()
+    await asyncio.wait_for(room, 1)
+    assert limiter.in_flight == 0
