@@ -116,7 +116,8 @@ class SandboxCredentials:
 
 
 _RATE_FIELDS = ("error_rate", "throttle_rate")
-_NON_NEGATIVE_FIELDS = ("latency_ms", "retry_after_s")
+_NON_NEGATIVE_FIELDS = ("latency_ms", "retry_after_s", "knee_latency_ms")
+_CAPACITY_FIELDS = ("capacity_knee", "capacity_ceiling")
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,11 @@ class Faults:
     come from one random draw, so they must not add up to more than 1. ``status_override``
     answers every request with that status (400-599, e.g. 401 for a revoked key); ``outage``
     answers every request 503 and wins over everything else. Latency applies to every request.
+
+    A hidden capacity (to try adaptive concurrency against): with ``capacity_knee`` set, each
+    request in flight beyond the knee adds ``knee_latency_ms`` to every request's latency; with
+    ``capacity_ceiling`` set, a request arriving while that many are in flight is answered 429
+    (with ``retry_after_s``) at once.
     """
 
     latency_ms: float = 0
@@ -135,6 +141,9 @@ class Faults:
     retry_after_s: float = 1
     outage: bool = False
     status_override: int | None = None
+    capacity_knee: int | None = None
+    capacity_ceiling: int | None = None
+    knee_latency_ms: float = 1
 
     def __post_init__(self) -> None:
         problems = fault_problems(asdict(self))
@@ -180,6 +189,12 @@ def fault_problems(values: Mapping[str, Any]) -> list[str]:
         problems.append("error_rate + throttle_rate must not exceed 1")
     if not isinstance(values["outage"], bool):
         problems.append(f"outage must be true or false, got {values['outage']!r}")
+    for name in _CAPACITY_FIELDS:
+        value = values[name]
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            problems.append(f"{name} must be null or a whole number >= 1, got {value!r}")
     override = values["status_override"]
     if override is not None and (
         not isinstance(override, int) or isinstance(override, bool) or not 400 <= override <= 599

@@ -94,6 +94,8 @@ class SandboxState:
         self.id_rngs = {v: _rng(seed, v, "ids") for v in VENDORS}
         self.records: dict[str, deque[Record]] = {v: deque(maxlen=keep) for v in VENDORS}
         self.stats: dict[str, VendorStats] = {v: VendorStats() for v in VENDORS}
+        self.in_flight: dict[str, int] = dict.fromkeys(VENDORS, 0)
+        """Requests being answered, per vendor: what a hidden capacity (`Faults`) reads."""
 
     def set_faults(self, vendor: str, changes: Mapping[str, Any]) -> Faults:
         self.faults[vendor] = self.faults[vendor].updated(changes)
@@ -139,11 +141,22 @@ def injected_fault(faults: Faults, rng: random.Random, api: VendorApi) -> Outcom
         if draw < faults.error_rate:
             return _fault(api, 503, "sandbox injected error")
         if draw < faults.error_rate + faults.throttle_rate:
-            outcome = _fault(api, 429, "sandbox throttling")
-            # Retry-After is whole seconds (RFC 9110 delay-seconds), as real vendors send it.
-            outcome.headers["Retry-After"] = str(math.ceil(faults.retry_after_s))
-            return outcome
+            return _throttled(api, faults, "sandbox throttling")
     return None
+
+
+def _over_ceiling(faults: Faults, in_flight: int, api: VendorApi) -> Outcome | None:
+    """The 429 of a hidden capacity's ceiling, when `in_flight` requests already reach it."""
+    if faults.capacity_ceiling is None or in_flight < faults.capacity_ceiling:
+        return None
+    return _throttled(api, faults, "sandbox capacity ceiling")
+
+
+def _throttled(api: VendorApi, faults: Faults, why: str) -> Outcome:
+    outcome = _fault(api, 429, why)
+    # Retry-After is whole seconds (RFC 9110 delay-seconds), as real vendors send it.
+    outcome.headers["Retry-After"] = str(math.ceil(faults.retry_after_s))
+    return outcome
 
 
 def _fault(api: VendorApi, status: int, why: str) -> Outcome:
@@ -177,9 +190,19 @@ def json_response(
 def _vendor_handler(api: VendorApi) -> RequestHandler:
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
-        latency_ms = state.faults[api.name].latency_ms
-        if latency_ms:
-            await asyncio.sleep(latency_ms / 1000)
+        faults = state.faults[api.name]
+        over_ceiling = _over_ceiling(faults, state.in_flight[api.name], api)
+        if over_ceiling is None:
+            state.in_flight[api.name] += 1
+            try:
+                latency_ms = faults.latency_ms
+                if faults.capacity_knee is not None:
+                    beyond = max(0, state.in_flight[api.name] - faults.capacity_knee)
+                    latency_ms += beyond * faults.knee_latency_ms
+                if latency_ms:
+                    await asyncio.sleep(latency_ms / 1000)
+            finally:
+                state.in_flight[api.name] -= 1
         # Read again: the faults may have been changed while this request was delayed.
         faults = state.faults[api.name]
         # Whatever the Content-Type says: QuickLizard's own curl example sends a form type.
@@ -191,9 +214,9 @@ def _vendor_handler(api: VendorApi) -> RequestHandler:
             json_ok=json_ok,
             json_error=json_error,
         )
-        outcome = injected_fault(faults, state.fault_rngs[api.name], api) or api.handle(
-            incoming, state.credentials, state.id_rngs[api.name]
-        )
+        outcome = (
+            over_ceiling or injected_fault(faults, state.fault_rngs[api.name], api)
+        ) or api.handle(incoming, state.credentials, state.id_rngs[api.name])
         state.keep_record(
             api.name,
             {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -218,3 +219,22 @@ async def test_set_faults_rejects_unknown_vendor_and_field(sandbox: Sandbox) -> 
         sandbox.set_faults("acme", outage=True)
     with pytest.raises(ValueError, match="unknown fault field"):
         sandbox.set_faults("qubit", blackout=True)
+
+
+async def test_hidden_capacity_slows_past_the_knee_and_throttles_at_the_ceiling(
+    send: Send, sandbox: Sandbox
+) -> None:
+    sandbox.set_faults(
+        "quicklizard", latency_ms=50, capacity_knee=2, knee_latency_ms=100, capacity_ceiling=4
+    )
+    async def timed() -> tuple[int, float, str | None]:
+        began = time.perf_counter()
+        reply = await send(QL_PATH, [QL_EVENT])
+        return reply.status, time.perf_counter() - began, reply.headers.get("Retry-After")
+
+    replies = await asyncio.gather(*(timed() for _ in range(6)))
+    statuses = sorted(status for status, _, _ in replies)
+    assert statuses == [200] * 4 + [429] * 2  # the ceiling: four in flight, the rest 429
+    assert all(after == "1" for status, _, after in replies if status == 429)
+    slowest = max(seconds for status, seconds, _ in replies if status == 200)
+    assert slowest >= 0.2  # four in flight, two past the knee: 50 + 2 x 100 ms
