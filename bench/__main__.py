@@ -1,234 +1,74 @@
 """Benchmarks, measured side by side in one run (these machines are shared and noisy).
 
-    python -m bench [--records N] [--requests N]
+    python -m bench [--records N] [--requests N] [--loop asyncio|uvloop] [--json PATH]
+                    [--only NAME ...]
 
-1. Batching vendor at zero latency (QuickLizard shape): the bridge's delivery rate against the
-   rate at which the same records can merely be consumed and Avro-decoded. Target >= 0.5.
-2. One-request-per-event vendor at 50 ms latency and concurrency 64 (eSputnik shape): the
-   bridge's rate against a bare aiohttp client posting the same bodies with 64 in flight.
-   Target >= 0.9.
-
-Every server listens on 127.0.0.1. The endpoint runs in its own process.
+Prints one table (scenario, measure, value, ratio to the scenario's reference, target) and
+writes the same rows as JSON. Each scenario family is a module; `SCENARIOS` lists them, and a
+new one (e.g. bench/mapping.py) registers by adding an entry. See docs/performance.md for the
+figures and what limits each.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import tempfile
-import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-from confluent_kafka import Consumer
-from prometheus_client import CollectorRegistry
+from bench import throughput
+from bench.common import PARTITIONS, bridge_config, bridge_rate, produce_views, start_endpoint
+from bench.table import Row, print_table, write_json
+from bridge.tools.localbroker import LocalBroker
 
-from bridge.app import run
-from bridge.config import Config, validate_config
-from bridge.events import EventType, load_schema
-from bridge.kafka.avro import AvroDecoder, AvroEncoder
-from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker, free_port
-from bridge.tools.sample import SampleEvents
-from bridge.vendors import build_vendor
+__all__ = ["PARTITIONS", "bridge_config", "bridge_rate", "produce_views", "start_endpoint"]
+"""bench/mapping.py imports these from here; bench.common is their home."""
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-PARTITIONS = 4
+Scenario = Callable[[LocalBroker, Path, argparse.Namespace], Awaitable[list[Row]]]
 
 
-def produce_views(broker: LocalBroker, topic: str, count: int) -> None:
-    from confluent_kafka import Producer
-
-    events = SampleEvents(seed=1)
-    encoder = AvroEncoder(load_schema(SCHEMAS, EventType.PRODUCT_VIEW))
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20})
-    for i in range(count):
-        event = events.product_view()
-        event["url"] = "https://shop.example.com/p/x"
-        event["vendor_ids"] = {"esputnik": f"es-{i}"}
-        producer.produce(topic, key=f"k{i}".encode(), value=encoder.encode(event))
-        if i % 10_000 == 0:
-            producer.poll(0)
-    producer.flush(60)
+async def _batching(broker: LocalBroker, secrets: Path, args: argparse.Namespace) -> list[Row]:
+    return await throughput.batching(broker, secrets, args.records)
 
 
-def consume_and_decode(broker: LocalBroker, topic: str, count: int) -> float:
-    """Records per second for consume + decode alone, same consumer settings."""
-    decoder = AvroDecoder(load_schema(SCHEMAS, EventType.PRODUCT_VIEW), "avro")
-    consumer = Consumer(
-        {
-            "bootstrap.servers": broker.bootstrap,
-            "group.id": f"bench-baseline-{time.time_ns()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "queued.max.messages.kbytes": 8192,
-            **CONSUMER_PROPERTIES,
-        }
-    )
-    consumer.subscribe([topic])
-    seen = 0
-    started: float | None = None
-    while seen < count:
-        for message in consumer.consume(500, 0.5):
-            if started is None:
-                started = time.perf_counter()
-            decoder.decode(message.value())
-            seen += 1
-    assert started is not None
-    elapsed = time.perf_counter() - started
-    consumer.close()
-    return count / elapsed
+async def _one_per_event(broker: LocalBroker, secrets: Path, args: argparse.Namespace) -> list[Row]:
+    return await throughput.one_per_event(broker, secrets, args.requests)
 
 
-def bridge_config(
-    broker: LocalBroker, vendor: str, base: str, topic: str, extra: dict[str, Any], secrets: Path
-) -> Config:
-    key = secrets / "key"
-    key.write_text("bench-key")
-    settings = {
-        "quicklizard": {"client_key": {"file": str(key)}},
-        "esputnik": {"api_key": {"file": str(key)}},
-    }[vendor]
-    return validate_config(
-        {
-            "kafka": {
-                "bootstrap_servers": broker.bootstrap,
-                "group_prefix": f"bench-{time.time_ns()}",
-                "consumer_properties": dict(CONSUMER_PROPERTIES),
-            },
-            "topics": {"product_views": {"name": topic}, "orders": {"name": f"{topic}-orders"}},
-            "vendors": {vendor: {"base_url": f"{base}/{vendor}", "settings": settings, **extra}},
-            "http": {"host": "127.0.0.1", "port": 0},
-            "log": {"level": "WARNING"},
-        }
-    )
+SCENARIOS: dict[str, Scenario] = {
+    "batching": _batching,
+    "one-per-event": _one_per_event,
+}
 
 
-async def bridge_rate(config: Config, vendor: str, count: int) -> tuple[float, float]:
-    """Records per second once consumption started, and the process's CPU share meanwhile."""
-    registry = CollectorRegistry()
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(config, registry=registry, stop=stop))
-    started: float | None = None
-    cpu_started = 0.0
-
-    def done() -> float:
-        # Every benchmark record is deliverable; reading one sample keeps the polling cheap,
-        # since it runs in the bridge's own process.
-        labels = {"vendor": vendor, "outcome": "delivered", "reason": ""}
-        return registry.get_sample_value("bridge_records_total", labels) or 0.0
-
-    while done() < count:
-        if (
-            started is None
-            and (
-                registry.get_sample_value(
-                    "bridge_records_consumed_total",
-                    {"vendor": vendor, "topic": config.topics.product_views[0].name},
-                )
-                or 0
-            )
-            > 0
-        ):
-            started = time.perf_counter()
-            cpu_started = time.process_time()
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    assert started is not None
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
-    stop.set()
-    await task
-    return count / elapsed, cpu / elapsed
-
-
-async def bare_client_rate(config: Config, base: str, count: int, concurrency: int) -> float:
-    """A bare aiohttp client posting the same eSputnik bodies with `concurrency` in flight."""
-    vendor = build_vendor("esputnik", config.vendor_settings["esputnik"], f"{base}/esputnik")
-    events = SampleEvents(seed=1)
-    requests = []
-    for i in range(count):
-        event = events.product_view()
-        event["vendor_ids"] = {"esputnik": f"es-{i}"}
-        requests.append(vendor.build_request(vendor.map(EventType.PRODUCT_VIEW, event)))
-    queue = iter(requests)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-
-        async def worker() -> None:
-            for request in queue:
-                async with session.post(
-                    request.url, data=request.body, headers=request.headers
-                ) as response:
-                    await response.read()
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return count / (time.perf_counter() - started)
-
-
-def start_endpoint(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.endpoint", str(port), str(latency_ms)])
-    base = f"http://127.0.0.1:{port}"
-    import socket
-
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return process, base
-
-
-async def main(records: int, requests: int) -> None:
+async def main(args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
     with LocalBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        secrets = Path(tmp)
-        topic = "bench-views"
-        broker.create_topics({topic: PARTITIONS})
-        produce_views(broker, topic, records)
-
-        print(f"1. batching vendor, zero latency, {records} records")
-        baseline = consume_and_decode(broker, topic, records)
-        endpoint, base = start_endpoint(0)
-        try:
-            config = bridge_config(
-                broker,
-                "quicklizard",
-                base,
-                topic,
-                {"concurrency": 8, "batch": {"max_events": 500}},
-                secrets,
-            )
-            bridged, cpu = await bridge_rate(config, "quicklizard", records)
-        finally:
-            endpoint.terminate()
-        print(f"   consume+decode  {baseline:10.0f} records/s")
-        print(f"   bridge          {bridged:10.0f} records/s   (CPU {cpu:.0%} of a core)")
-        print(f"   ratio           {bridged / baseline:10.2f}   (target >= 0.5)")
-
-        print(f"2. one request per event, 50 ms latency, concurrency 64, {requests} records")
-        topic2 = "bench-views-single"
-        broker.create_topics({topic2: PARTITIONS})
-        produce_views(broker, topic2, requests)
-        endpoint, base = start_endpoint(50)
-        try:
-            config = bridge_config(broker, "esputnik", base, topic2, {"concurrency": 64}, secrets)
-            bare = await bare_client_rate(config, base, requests, 64)
-            bridged, cpu = await bridge_rate(config, "esputnik", requests)
-        finally:
-            endpoint.terminate()
-        print(f"   bare aiohttp    {bare:10.0f} requests/s")
-        print(f"   bridge          {bridged:10.0f} records/s   (CPU {cpu:.0%} of a core)")
-        print(f"   ratio           {bridged / bare:10.2f}   (target >= 0.9)")
+        for name, scenario in SCENARIOS.items():
+            if not args.only or name in args.only:
+                rows.extend(await scenario(broker, Path(tmp), args))
+    return rows
 
 
-if __name__ == "__main__":
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=5_000)
-    args = parser.parse_args()
-    asyncio.run(main(args.records, args.requests))
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
+    parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS))
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.loop == "uvloop":
+        import uvloop
+
+        results = uvloop.run(main(arguments))
+    else:
+        results = asyncio.run(main(arguments))
+    print(f"event loop: {arguments.loop}")
+    print_table(results)
+    write_json(results, arguments.json)

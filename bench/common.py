@@ -1,0 +1,172 @@
+"""What every benchmark shares: the broker's records, the bridge's config, the endpoint, and
+the two references (consume+decode; a bare aiohttp client).
+
+Every server listens on 127.0.0.1; the endpoint runs in its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from confluent_kafka import Consumer, Producer
+from prometheus_client import CollectorRegistry
+
+from bridge.app import run
+from bridge.config import Config, validate_config
+from bridge.events import EventType, load_schema
+from bridge.kafka.avro import AvroDecoder, AvroEncoder
+from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker, free_port
+from bridge.tools.sample import SampleEvents
+from bridge.vendors import build_vendor
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+PARTITIONS = 4
+
+
+def produce_views(broker: LocalBroker, topic: str, count: int) -> None:
+    events = SampleEvents(seed=1)
+    encoder = AvroEncoder(load_schema(SCHEMAS, EventType.PRODUCT_VIEW))
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20})
+    for i in range(count):
+        event = events.product_view()
+        event["url"] = "https://shop.example.com/p/x"
+        event["vendor_ids"] = {"esputnik": f"es-{i}"}
+        producer.produce(topic, key=f"k{i}".encode(), value=encoder.encode(event))
+        if i % 10_000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+
+
+def consume_and_decode(broker: LocalBroker, topic: str, count: int) -> float:
+    """Records per second for consume + decode alone, same consumer settings."""
+    decoder = AvroDecoder(load_schema(SCHEMAS, EventType.PRODUCT_VIEW), "avro")
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"bench-baseline-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "queued.max.messages.kbytes": 8192,
+            **CONSUMER_PROPERTIES,
+        }
+    )
+    consumer.subscribe([topic])
+    seen = 0
+    started: float | None = None
+    while seen < count:
+        for message in consumer.consume(500, 0.5):
+            if started is None:
+                started = time.perf_counter()
+            decoder.decode(message.value())
+            seen += 1
+    assert started is not None
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return count / elapsed
+
+
+def bridge_config(
+    broker: LocalBroker, vendor: str, base: str, topic: str, extra: dict[str, Any], secrets: Path
+) -> Config:
+    key = secrets / "key"
+    key.write_text("bench-key")
+    settings = {
+        "quicklizard": {"client_key": {"file": str(key)}},
+        "esputnik": {"api_key": {"file": str(key)}},
+    }[vendor]
+    return validate_config(
+        {
+            "kafka": {
+                "bootstrap_servers": broker.bootstrap,
+                "group_prefix": f"bench-{time.time_ns()}",
+                "consumer_properties": dict(CONSUMER_PROPERTIES),
+            },
+            "topics": {"product_views": {"name": topic}, "orders": {"name": f"{topic}-orders"}},
+            "vendors": {vendor: {"base_url": f"{base}/{vendor}", "settings": settings, **extra}},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "log": {"level": "WARNING"},
+        }
+    )
+
+
+async def bridge_rate(config: Config, vendor: str, count: int) -> tuple[float, float]:
+    """Records per second once consumption started, and the process's CPU share meanwhile."""
+    registry = CollectorRegistry()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(config, registry=registry, stop=stop))
+    started: float | None = None
+    cpu_started = 0.0
+
+    def done() -> float:
+        # Every benchmark record is deliverable; reading one sample keeps the polling cheap,
+        # since it runs in the bridge's own process.
+        labels = {"vendor": vendor, "outcome": "delivered", "reason": ""}
+        return registry.get_sample_value("bridge_records_total", labels) or 0.0
+
+    while done() < count:
+        if (
+            started is None
+            and (
+                registry.get_sample_value(
+                    "bridge_records_consumed_total",
+                    {"vendor": vendor, "topic": config.topics.product_views[0].name},
+                )
+                or 0
+            )
+            > 0
+        ):
+            started = time.perf_counter()
+            cpu_started = time.process_time()
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    assert started is not None
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    stop.set()
+    await task
+    return count / elapsed, cpu / elapsed
+
+
+async def bare_client_rate(config: Config, base: str, count: int, concurrency: int) -> float:
+    """A bare aiohttp client posting the same eSputnik bodies with `concurrency` in flight."""
+    vendor = build_vendor("esputnik", config.vendor_settings["esputnik"], f"{base}/esputnik")
+    events = SampleEvents(seed=1)
+    requests = []
+    for i in range(count):
+        event = events.product_view()
+        event["vendor_ids"] = {"esputnik": f"es-{i}"}
+        requests.append(vendor.build_request(vendor.map(EventType.PRODUCT_VIEW, event)))
+    queue = iter(requests)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def worker() -> None:
+            for request in queue:
+                async with session.post(
+                    request.url, data=request.body, headers=request.headers
+                ) as response:
+                    await response.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return count / (time.perf_counter() - started)
+
+
+def start_endpoint(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.endpoint", str(port), str(latency_ms)])
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return process, base
