@@ -154,7 +154,11 @@ class ConsumerThread:
             self._abandoned.set()
         self._stopping.set()
         if self._thread.is_alive():
-            await asyncio.wrap_future(self.closed)
+            await self.wait_closed()
+
+    async def wait_closed(self) -> None:
+        """Until the thread ends; being cancelled here never cancels `closed` for others."""
+        await asyncio.shield(asyncio.wrap_future(self.closed))
 
     @property
     def alive(self) -> bool:
@@ -347,13 +351,22 @@ class ConsumerThread:
         if keys and not self._abandoned.is_set():
             reply = concurrent.futures.Future[list[CommitRequest]]()
             self._emit(Revoked(keys, reply))
-            try:
-                commits = reply.result(timeout=self._revoke_timeout_s + 5)
-            except concurrent.futures.TimeoutError:
-                log.error("revocation was not answered in time; committing nothing")
-                commits = []
+            commits = self._await_reply(reply)
             self._commit(commits)
         self._forget(keys)
+
+    def _await_reply(
+        self, reply: concurrent.futures.Future[list[CommitRequest]]
+    ) -> list[CommitRequest]:
+        deadline = time.monotonic() + self._revoke_timeout_s + 5
+        while time.monotonic() < deadline and not self._abandoned.is_set():
+            try:
+                return reply.result(timeout=self.POLL_TIMEOUT_S)
+            except concurrent.futures.TimeoutError:
+                continue
+        if not self._abandoned.is_set():
+            log.error("revocation was not answered in time; committing nothing")
+        return []
 
     def _on_lost(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]

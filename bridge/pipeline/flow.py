@@ -6,8 +6,9 @@ draining for shutdown; it resumes once in-flight work falls below `resume_ratio`
 A half-open circuit fetches again, so that its probe has a record to send.
 
 The record limit holds exactly: each fetch may take at most the room left under it
-(`room()`), and the consumer hands over one fetch at a time. The byte limit holds within about
-one record: the room is also sized from the average record seen so far. It counts the records'
+(`room()`), and the consumer hands over one fetch at a time. The room is also sized by the
+largest record seen so far (the first fetch takes one record, to learn), so the byte limit can
+be passed by one fetch only, by at most its records' growth over that size. It counts the records'
 Kafka values, not what they hold once decoded and mapped (a decoded event and its share of a
 request body take several times its Avro bytes): size `max_in_flight_bytes` for that.
 
@@ -34,24 +35,25 @@ class FlowControl:
         self.draining = False
         self.circuit = CircuitState.CLOSED
         self._full = False
-        self._seen_records = 0
-        self._seen_bytes = 0
+        self._largest = 0
         self.progress = asyncio.Event()
 
     def room(self) -> int:
         """Records the next fetch may take without passing the limits (0 when full)."""
         limits = self._limits
-        room = limits.max_in_flight_records - self.in_flight
-        if self._seen_records:
-            average = max(1, self._seen_bytes // self._seen_records)
-            room = min(room, (limits.max_in_flight_bytes - self.in_flight_bytes) // average)
+        if not self._largest:
+            return 1  # learn what a record weighs before taking a batch of them
+        room = min(
+            limits.max_in_flight_records - self.in_flight,
+            (limits.max_in_flight_bytes - self.in_flight_bytes) // self._largest,
+        )
         return max(0, room)
 
-    def taken(self, records: int, size: int) -> None:
+    def taken(self, records: int, size: int, largest: int) -> None:
+        """`records` of `size` bytes in all, the largest of them `largest` bytes."""
         self.in_flight += records
         self.in_flight_bytes += size
-        self._seen_records += records
-        self._seen_bytes += size
+        self._largest = max(self._largest, largest)
         self.update()
 
     def released(self, records: int, size: int) -> None:

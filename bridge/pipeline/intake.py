@@ -55,6 +55,7 @@ class Admitted:
 
     taken: int = 0
     size: int = 0
+    largest: int = 0
     ready: list[Record] = field(default_factory=list)
     skipped: list[tuple[Record, str]] = field(default_factory=list)
     dead: list[tuple[Record, str, str, str]] = field(default_factory=list)
@@ -138,6 +139,8 @@ class Intake:
             tracker.add(record.offset, now)
             intake.taken += 1
             intake.size += record.size
+            if record.size > intake.largest:
+                intake.largest = record.size
             consumed[topic] = consumed.get(topic, 0) + 1
             source = self.source(topic)
             if source is None:  # cannot happen: the consumer subscribes to our topics only

@@ -81,6 +81,7 @@ class Pipeline:
         self._consumer: ConsumerThread | None = None
         self._stop = asyncio.Event()
         self._deadline: float | None = None
+        self._drain_until: float | None = None
         self._assigned_once = False
         self._broker_reachable = True
         self._was_refused = False
@@ -170,6 +171,7 @@ class Pipeline:
             running.append(self._start(self._commit_loop(), "commits"))
             running.append(self._start(self._watch(consumer), "consumer-watch"))
             running.append(self._start(tasks.failure(), "background-writes"))
+            consumer.batch_limit = self._flow.room()
             consumer.start()
             try:
                 await self._wait_for_stop_or_crash(running)
@@ -186,13 +188,12 @@ class Pipeline:
 
     async def _shut_down(self, consumer: ConsumerThread, loop: asyncio.AbstractEventLoop) -> None:
         deadline = self._deadline or loop.time() + self._config.shutdown_deadline_s
-        self._deadline = deadline
         # The hand-over (commit, leaving the group) keeps a share of the time for itself.
         reserve = min(5.0, self._config.shutdown_deadline_s / 5)
+        self._drain_until = max(loop.time(), deadline - reserve)
         self._flow.drain()
-        await self._flow.wait_for_progress(
-            lambda: self._flow.in_flight > 0, max(loop.time(), deadline - reserve)
-        )
+        await self._flow.wait_for_progress(lambda: self._flow.in_flight > 0, self._drain_until)
+        self._drain_until = loop.time()  # what is left now waits for no revocation
         if self._flow.in_flight:
             log.warning(
                 "shutdown deadline reached with %d records in flight; they will be redelivered",
@@ -243,7 +244,7 @@ class Pipeline:
     async def _watch(self, consumer: ConsumerThread) -> None:
         # Closed without stop(): the thread died. Fail the pipeline loudly, so the process
         # exits non-zero and is restarted, rather than staying up without consuming.
-        await asyncio.wrap_future(consumer.closed)
+        await consumer.wait_closed()
         raise RuntimeError(f"the {self.name} consumer thread ended")
 
     # -- the consumer's events, in order ----------------------------------------------------
@@ -279,7 +280,7 @@ class Pipeline:
 
     async def _admit(self, messages: list[Any], settlement: Settlement) -> None:
         admitted = await self._intake.take(messages, self._partitions)
-        self._flow.taken(admitted.taken, admitted.size)
+        self._flow.taken(admitted.taken, admitted.size, admitted.largest)
         for record, reason in admitted.skipped:
             settlement.skipped(record, reason)
         for record, error_class, message, reason in admitted.dead:
@@ -309,11 +310,11 @@ class Pipeline:
         trackers = self._partitions.owned(partitions)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.revoke_timeout_s
-        if self._flow.draining and self._deadline is not None:
+        if self._drain_until is not None:
             # A rebalance while draining (a rolling restart): the records of the partitions
             # leaving still finish here first, or their next owner would deliver them again;
-            # but never past the shutdown deadline.
-            deadline = min(deadline, self._deadline)
+            # but only while the drain lasts.
+            deadline = min(deadline, self._drain_until)
         await self._flow.wait_for_progress(lambda: self._partitions.pending(trackers), deadline)
         commits = self._partitions.commits(trackers)
         self._partitions.give_up(partitions)

@@ -62,7 +62,8 @@ async def test_a_circuit_opened_by_the_last_batch_in_flight_lets_the_next_record
         config = make_config(broker, {"quicklizard": block}, views=topic, dead_letter=dlq)
         async with running_bridge(config):
             produce(broker, topic, records[:1])
-            assert len(read_topic(broker, dlq, 1, timeout_s=20)) == 1  # the outage's casualty
+            # The outage's casualty (read on a thread: the bridge runs on this loop).
+            assert len(await asyncio.to_thread(read_topic, broker, dlq, 1, 20)) == 1
             sandbox.set_faults("quicklizard", outage=False)
             produce(broker, topic, records[1:])
             await wait_for(
@@ -119,7 +120,10 @@ async def test_a_redirecting_endpoint_is_paused_and_reported_never_counted_as_de
     block = vendor_block(
         "quicklizard", f"{base}/quicklizard", tmp_path, retry={"credentials_probe_s": 0.3}
     )
-    config = make_config(broker, {"quicklizard": block}, views=topic, dead_letter=dlq)
+    # The refused records cannot drain: a short deadline keeps the test short.
+    config = make_config(
+        broker, {"quicklizard": block}, views=topic, dead_letter=dlq, shutdown_deadline_s=2
+    )
     group = f"{config.kafka.group_prefix}.quicklizard"
     async with running_bridge(config) as registry:
         await wait_for(
@@ -145,6 +149,7 @@ async def registry_stub(serve: Any) -> tuple[str, dict[int, Any], list[int]]:
     refusing: list[int] = []
 
     async def by_id(request: web.Request) -> web.Response:
+        schemas[-1] = schemas.get(-1, 0) + 1  # requests seen, under a key no schema has
         if refusing:
             return web.json_response({"message": "unauthorized"}, status=refusing[0])
         body = schemas.get(int(request.match_info["id"]))
@@ -217,16 +222,7 @@ async def test_a_registry_that_refuses_us_is_waited_for_not_ready_and_loses_noth
             kafka_registry=url,
         )
         async with running_bridge(config) as registry:
-            await wait_for(
-                lambda: (
-                    metric(
-                        registry, "bridge_records_consumed_total", vendor="quicklizard", topic=topic
-                    )
-                    > 0
-                ),
-                20,
-                "records fetched",
-            )
+            await wait_for(lambda: schemas.get(-1, 0) > 0, 20, "the registry asked")
             await asyncio.sleep(2.5)  # past the consumer's hold threshold: it keeps polling
             assert metric(registry, "bridge_pipeline_ready", vendor="quicklizard") == 0
             assert accepted_ids(sandbox, "quicklizard") == []
@@ -251,6 +247,7 @@ async def test_the_in_flight_byte_limit_holds_while_the_vendor_is_slow(
     broker.create_topics({topic: 1})
     records = views(2_000, 1, "")
     size = max(len(value) for _, _, value in records)
+    smallest = min(len(value) for _, _, value in records)
     limit = 40 * size
     produce(broker, topic, records)
     async with Sandbox() as sandbox:
@@ -272,26 +269,35 @@ async def test_the_in_flight_byte_limit_holds_while_the_vendor_is_slow(
         )
         peak = 0.0
         async with running_bridge(config) as registry:
+            await wait_for(lambda: consumed(registry, topic) > 0, 20, "consumption to start")
             for _ in range(60):
                 await asyncio.sleep(0.05)
                 peak = max(peak, metric(registry, "bridge_in_flight_bytes", vendor="quicklizard"))
-    # Fetches are sized from the average record, so the limit holds within one record.
-    assert 0 < peak <= max(1024, limit) + size, (peak, limit)
+    # A fetch is sized by the largest record seen before it: the limit can be passed by one
+    # fetch, by at most its records' growth over that size (bridge/pipeline/flow.py).
+    margin = (limit // smallest) * (size - smallest) + size
+    assert 0 < peak <= limit + margin, (peak, limit, margin)
 
 
-async def test_after_sigterm_the_committed_offset_is_exactly_the_delivered_prefix(
-    broker: LocalBroker, tmp_path: Path
+@pytest.mark.parametrize(
+    ("latency_ms", "deadline_s"),
+    [(300, 8), (3000, 2)],
+    ids=["drained", "deadline-cut"],
+)
+async def test_after_sigterm_the_committed_offset_is_the_delivered_prefix(
+    broker: LocalBroker, tmp_path: Path, latency_ms: int, deadline_s: float
 ) -> None:
     topic = unique("views")
     broker.create_topics({topic: 1})
     produce(broker, topic, views(2_000, 1, ""))
     async with Sandbox() as sandbox:
-        sandbox.set_faults("quicklizard", latency_ms=300)
+        sandbox.set_faults("quicklizard", latency_ms=latency_ms)
         block = vendor_block(
             "quicklizard",
             sandbox.base_url("quicklizard"),
             tmp_path,
             concurrency=4,
+            max_in_flight_records=40,
             batch={"max_events": 5, "linger_ms": 0},
         )
         # No periodic commit can help: only the final one may move the offset.
@@ -299,7 +305,7 @@ async def test_after_sigterm_the_committed_offset_is_exactly_the_delivered_prefi
             broker,
             {"quicklizard": block},
             views=topic,
-            shutdown_deadline_s=8,
+            shutdown_deadline_s=deadline_s,
             commit_interval_s=600,
         )
         group = f"{raw['kafka']['group_prefix']}.quicklizard"
@@ -308,17 +314,34 @@ async def test_after_sigterm_the_committed_offset_is_exactly_the_delivered_prefi
         process = start_bridge(path, tmp_path / "bridge.log")
         try:
             await wait_for(
-                lambda: len(accepted_ids(sandbox, "quicklizard")) >= 40, 30, "deliveries"
+                lambda: len(accepted_ids(sandbox, "quicklizard")) >= 20, 30, "deliveries"
             )
             process.send_signal(signal.SIGTERM)
+            signalled = asyncio.get_running_loop().time()
             code = await asyncio.to_thread(process.wait, 30)
+            took = asyncio.get_running_loop().time() - signalled
         finally:
             if process.poll() is None:
                 process.kill()
         assert code == 0
         delivered = set(accepted_ids(sandbox, "quicklizard"))
+        # A view the sandbox refuses is done too (dead-lettered), so it belongs to the prefix.
+        refused = {
+            item["product_id"]
+            for request in sandbox.received("quicklizard")
+            for item in request["rejected"]
+        }
+    # The whole shutdown fits its deadline, with a margin for the interpreter's own exit.
+    assert took <= deadline_s + 2, took
+    done = delivered | refused
     prefix = 0
-    while f"p0-{prefix}" in delivered:
+    while f"p0-{prefix}" in done:
         prefix += 1
-    assert committed(broker, group, topic, 1)[0] == prefix
-    assert len(delivered) == prefix  # the drain finished every request in flight
+    position = committed(broker, group, topic, 1)[0]
+    if deadline_s >= 8:
+        # Time enough: every request in flight finished and was committed, with no slack.
+        assert position == prefix
+        assert len(done) == prefix
+    else:
+        # Cut short: what is committed was delivered; the rest is delivered again later.
+        assert 0 <= position <= prefix

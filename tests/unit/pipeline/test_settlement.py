@@ -66,7 +66,7 @@ async def test_a_delivered_batch_is_acknowledged_and_freed_at_once() -> None:
     settlement, _, flow, _ = build()
     tracker = PartitionOffsets("t", 0, 1)
     records = [record(tracker, offset) for offset in range(3)]
-    flow.taken(3, 30)
+    flow.taken(3, 30, 10)
     settlement.sent(Sent(delivered=[(records, 200)]))
     assert tracker.position == 3
     assert flow.in_flight == 0
@@ -76,7 +76,7 @@ async def test_a_dead_letter_not_yet_acknowledged_by_kafka_holds_the_offset() ->
     settlement, writes, flow, tasks = build()
     tracker = PartitionOffsets("t", 0, 1)
     bad, good = record(tracker, 0), record(tracker, 1)
-    flow.taken(2, 20)
+    flow.taken(2, 20, 10)
     settlement.sent(
         Sent(delivered=[([good], 200)], failed=[Failure(bad, "rejected", "HTTP 400", 400)])
     )
@@ -122,7 +122,7 @@ async def test_a_record_is_settled_once_and_a_dropped_one_is_never_acknowledged(
     settlement, _, flow, _ = build()
     tracker = PartitionOffsets("t", 0, 1)
     first, second = record(tracker, 0), record(tracker, 1)
-    flow.taken(2, 20)
+    flow.taken(2, 20, 10)
     settlement.delivered([first], 200)
     settlement.delivered([first], 200)
     settlement.dropped(second)
