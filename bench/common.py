@@ -105,28 +105,46 @@ async def bridge_rate(config: Config, vendor: str, count: int) -> tuple[float, f
     cpu_started = 0.0
 
     def done() -> float:
-        # Every benchmark record is deliverable; reading one sample keeps the polling cheap,
-        # since it runs in the bridge's own process.
-        labels = {"vendor": vendor, "outcome": "delivered", "reason": ""}
-        return registry.get_sample_value("bridge_records_total", labels) or 0.0
+        # Every benchmark record is deliverable: one that is not (an endpoint whose reply the
+        # vendor module does not read as accepted, say) fails the run here, rather than leave
+        # it waiting forever for a count it cannot reach.
+        delivered = 0.0
+        for metric in registry.collect():
+            for sample in metric.samples if metric.name == "bridge_records" else ():
+                if sample.name != "bridge_records_total" or sample.labels["vendor"] != vendor:
+                    continue
+                if sample.labels["outcome"] == "delivered":
+                    delivered += sample.value
+                elif sample.value:
+                    raise RuntimeError(
+                        f"{sample.value:.0f} benchmark records {sample.labels['outcome']} "
+                        f"({sample.labels['reason']}) at {vendor}: the run cannot reach its count"
+                    )
+        return delivered
 
-    while done() < count:
-        if (
-            started is None
-            and (
-                registry.get_sample_value(
-                    "bridge_records_consumed_total",
-                    {"vendor": vendor, "topic": config.topics.product_views[0].name},
+    try:
+        while done() < count:
+            if (
+                started is None
+                and (
+                    registry.get_sample_value(
+                        "bridge_records_consumed_total",
+                        {"vendor": vendor, "topic": config.topics.product_views[0].name},
+                    )
+                    or 0
                 )
-                or 0
-            )
-            > 0
-        ):
-            started = time.perf_counter()
-            cpu_started = time.process_time()
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
+                > 0
+            ):
+                started = time.perf_counter()
+                cpu_started = time.process_time()
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+    except Exception:
+        if not task.done():  # stop the bridge the run gave up on, then say why
+            stop.set()
+            await asyncio.wait({task}, timeout=30)
+        raise
     assert started is not None
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
