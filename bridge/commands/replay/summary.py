@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from bridge.commands.columns import aligned
+
 EXIT_OK = 0
 
 
@@ -86,9 +88,4 @@ def short_reason(message: str, chars: int = 60) -> str:
 
 def table(header: tuple[str, ...], groups: Counter[tuple[str, str, str, str]]) -> str:
     rows = [header, *[(*key, str(n)) for key, n in sorted(groups.items())]]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        + "\n"
-        for row in rows
-    )
+    return "".join(line + "\n" for line in aligned(rows))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from bridge.commands.columns import aligned
 from bridge.commands.status.report import VendorStatus
 
 
@@ -64,12 +65,7 @@ def render(statuses: list[VendorStatus]) -> str:
 
 
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  "
-        + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
+    return ["  " + line for line in aligned(rows)]
 
 
 def _age(seconds: float | None) -> str:
