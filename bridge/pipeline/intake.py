@@ -150,22 +150,13 @@ class Intake:
             try:
                 try:
                     decoded = source.decoder.decode(value)
-                except SchemaMissingError as missing:
-                    assert isinstance(source.decoder, AvroDecoder)
-                    decoded = await self._decode_with_fetched(source.decoder, missing, value)
+                except SchemaMissingError:
+                    decoded = await self.decode(source, value)
             except DecodeError as exc:
                 self._metrics.decode_failures.labels(self._vendor.name, topic, exc.reason).inc()
                 intake.dead.append((record, "decode", str(exc), exc.reason))
                 continue
-            if source.mapping is not None:
-                try:
-                    decoded = source.mapping.apply(decoded, record.key, record.headers)
-                except SourceMappingError as exc:
-                    self._metrics.decode_failures.labels(self._vendor.name, topic, exc.reason).inc()
-                    intake.dead.append((record, "mapping", str(exc), exc.reason))
-                    continue
-            record.event = decoded
-            self._route(record, source.event_type, decoded, intake)
+            self._map_and_route(record, source, decoded, intake)
         for topic, count in consumed.items():
             counter = self._m_consumed.get(topic)
             if counter is None:
@@ -174,6 +165,60 @@ class Intake:
                 )
             counter.inc(count)
         return intake
+
+    async def decode(self, source: Source, value: bytes | None) -> dict[str, Any]:
+        """`value` as `source`'s decoder reads it; a writer schema not seen yet is fetched from
+        the registry (waited for while it is unavailable). Raises `DecodeError`."""
+        try:
+            return source.decoder.decode(value)
+        except SchemaMissingError as missing:
+            assert isinstance(source.decoder, AvroDecoder)
+            return await self._decode_with_fetched(source.decoder, missing, value)
+
+    async def admit(self, record: Record) -> Admitted:
+        """One record read outside the live consumer (`bridge replay`, `bridge preview`):
+        decoded, mapped and routed as `take` does. Its offset is registered nowhere."""
+        source = self.source(record.topic)
+        if source is None:
+            admitted = Admitted(taken=1, size=record.size, largest=record.size)
+            admitted.dead.append((record, "decode", "no source topic matches", "no_source"))
+            return admitted
+        try:
+            decoded = await self.decode(source, record.value)
+        except DecodeError as exc:
+            record.event_type = source.event_type
+            self._metrics.decode_failures.labels(self._vendor.name, record.topic, exc.reason).inc()
+            admitted = Admitted(taken=1, size=record.size, largest=record.size)
+            admitted.dead.append((record, "decode", str(exc), exc.reason))
+            return admitted
+        return self.admit_decoded(record, decoded)
+
+    def admit_decoded(self, record: Record, decoded: dict[str, Any]) -> Admitted:
+        """`admit` for a record whose value is already decoded (`decode`, or a preview's
+        file): mapped when its topic has a mapping, then routed."""
+        admitted = Admitted(taken=1, size=record.size, largest=record.size)
+        source = self.source(record.topic)
+        if source is None:
+            admitted.dead.append((record, "decode", "no source topic matches", "no_source"))
+            return admitted
+        record.event_type = source.event_type
+        self._map_and_route(record, source, decoded, admitted)
+        return admitted
+
+    def _map_and_route(
+        self, record: Record, source: Source, decoded: dict[str, Any], intake: Admitted
+    ) -> None:
+        if source.mapping is not None:
+            try:
+                decoded = source.mapping.apply(decoded, record.key, record.headers)
+            except SourceMappingError as exc:
+                self._metrics.decode_failures.labels(
+                    self._vendor.name, record.topic, exc.reason
+                ).inc()
+                intake.dead.append((record, "mapping", str(exc), exc.reason))
+                return
+        record.event = decoded
+        self._route(record, source.event_type, decoded, intake)
 
     def _route(
         self, record: Record, event_type: EventType, event: dict[str, Any], intake: Admitted
