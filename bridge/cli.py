@@ -2,7 +2,8 @@
 
     bridge run [--config FILE] [--vendor NAME ...] [--log-level LEVEL]
     bridge check-config [FILE | --config FILE]
-    bridge preview --vendor NAME --topic TOPIC FILE.json|- [--config FILE]
+    bridge preview [--vendor NAME ...] --topic TOPIC FILE.json|- [--config FILE]
+    bridge preview [--vendor NAME ...] --topic TOPIC --partition P --offset N --config FILE
     bridge sandbox [--host H] [--port P] [--fault VENDOR:FIELD=VALUE ...]
     bridge produce [--config FILE] [--rate N] [--count N]
     bridge trace ID [--config FILE]
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,8 @@ from pydantic import SecretStr, ValidationError
 
 from bridge import __version__
 from bridge.commands import EXIT_FAILURE, EXIT_USAGE, CommandError
-from bridge.config import Config, LogSettings, did_you_mean, load_config
-from bridge.errors import ConfigError, MappingError
+from bridge.config import Config, LogSettings, VendorConfig, did_you_mean, load_config
+from bridge.errors import ConfigError
 from bridge.events import EventType
 from bridge.logs import configure_logging
 from bridge.vendors import build_vendor, vendor_classes
@@ -56,6 +58,21 @@ exit status:
        trace found no outcome for the id
   {EXIT_USAGE}    bad configuration, arguments or input file: nothing was started
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+"""
+
+
+PREVIEW_EPILOG = f"""\
+The record comes from Kafka (--partition P --offset N, with --config: read by a consumer
+assigned to that one offset, in no group, committing nothing) or from FILE: the record's value
+as JSON, or an envelope {{"value": ..., "key": "K", "headers": {{"NAME": "VALUE"}}}} for a topic
+whose mapping reads the key or headers. It is decoded per the topic's format, mapped by the
+topic's mapping, and each vendor's request(s) are printed with secrets masked.
+
+exit status:
+  0    shown: the requests, or why the record would be skipped or dead-lettered
+       ("would be dead-lettered (mapping): <field> <- <where>: <why>")
+  {EXIT_FAILURE}    Kafka or the schema registry unreachable; no record at that offset
+  {EXIT_USAGE}    bad configuration, arguments or input file
 """
 
 
@@ -128,13 +145,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_check_config)
 
-    preview = command("preview", "print the HTTP request(s) a vendor would get for one record")
-    preview.add_argument("--vendor", required=True, help="the vendor's name")
-    preview.add_argument("--topic", required=True, help="the record's topic (or event type)")
+    about = "show one record, the event it maps to and each vendor's request(s); send nothing"
+    preview = commands.add_parser(
+        "preview",
+        help=about,
+        description=about,
+        epilog=PREVIEW_EPILOG,
+        formatter_class=_HelpFormatter,
+    )
+    preview.add_argument(
+        "--vendor",
+        action="append",
+        help="this vendor (repeatable; default: every enabled vendor of --config)",
+    )
+    preview.add_argument(
+        "--topic", required=True, help="the record's topic (or event type: own-schema record)"
+    )
     preview.add_argument(
         "--config", type=Path, help="use this config's settings and topics (default: placeholders)"
     )
-    preview.add_argument("file", help="the record as JSON, or - for standard input")
+    preview.add_argument("--partition", type=int, help="read the record from Kafka: its partition")
+    preview.add_argument("--offset", type=int, help="read the record from Kafka: its offset")
+    preview.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for Kafka or the registry"
+    )
+    preview.add_argument(
+        "file", nargs="?", help="the record as JSON (value, or envelope), or - for stdin"
+    )
     preview.set_defaults(handler=_preview)
 
     from bridge.tools.sandbox import command as sandbox_command
@@ -256,24 +293,46 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from bridge.commands.preview import RecordError, load_record, preview, render
+    from bridge.commands.chain import preview_chain, read_envelope, read_from_kafka, render_chain
+    from bridge.commands.preview import RecordError, render
 
-    _known_vendor(args.vendor)
-    config = load_config(args.config, vendors=[args.vendor]) if args.config else None
-    event_type = _event_type(args.topic, config)
-    vendor = _preview_vendor(args.vendor, config)
-    text = _read_input(args.file)
+    from_kafka = args.partition is not None or args.offset is not None
+    if from_kafka == (args.file is not None):
+        raise CommandError("give FILE, or --partition P --offset N", EXIT_USAGE)
+    if from_kafka and (args.partition is None or args.offset is None or args.config is None):
+        raise CommandError(
+            "reading from Kafka needs --partition, --offset and --config", EXIT_USAGE
+        )
+    names: list[str] = args.vendor or []
+    for name in names:
+        _known_vendor(name)
+    config = load_config(args.config, vendors=names or None) if args.config else None
+    if not names:
+        if config is None:
+            raise CommandError("give --vendor NAME, or --config FILE for its vendors", EXIT_USAGE)
+        names = config.enabled_vendors()
+    vendors = [_preview_vendor(name, config) for name in names]
+    base = _preview_config(config, names)
+    topic = _preview_topic(args.topic, base)
     try:
-        record = load_record(text, event_type)
+        if from_kafka:
+            source = read_from_kafka(base, topic, args.partition, args.offset, args.timeout)
+        else:
+            source = read_envelope(_read_input(args.file), topic)
+        chain = asyncio.run(preview_chain(base, vendors, source, args.timeout))
     except RecordError as exc:
         raise CommandError(f"{args.file}: {exc}", EXIT_USAGE) from None
-    try:
-        requests = preview(vendor, event_type, record)
-    except MappingError as exc:
-        detail = str(exc)
-        print(f"would be skipped: {exc.reason}" + (f" ({detail})" if detail != exc.reason else ""))
+    plain = not (from_kafka or chain.mapped or source.key or source.headers or len(vendors) > 1)
+    if plain and chain.vendors:  # an own-schema record for one vendor: the record is the event
+        (outcome,) = chain.vendors
+        if outcome.skipped is not None:
+            print(f"would be skipped: {outcome.skipped}")
+        elif outcome.dead is not None:
+            print(f"would be dead-lettered ({outcome.dead[0]}): {outcome.dead[1]}")
+        else:
+            print(render(outcome.requests))
         return 0
-    print(render(requests))
+    print(render_chain(chain))
     return 0
 
 
@@ -288,18 +347,36 @@ def _read_input(name: str) -> str:
         raise CommandError(f"{name}: not UTF-8 text", EXIT_USAGE) from None
 
 
-def _event_type(topic: str, config: Config | None) -> EventType:
-    names = {kind.value: kind for kind in EventType}
-    for kind, settings in (
-        (config.topics if config else Config.model_fields["topics"].default).by_event_type().items()
-    ):
-        names[settings.name] = kind
-    if topic not in names:
-        raise ConfigError(
-            f"--topic {topic}: not a configured topic{did_you_mean(topic, names)}; "
-            f"expected one of {', '.join(sorted(names))}"
+def _preview_config(config: Config | None, vendors: list[str]) -> Config:
+    """The config preview reads with: a default one without --config, and every previewed
+    vendor given the default options where the config has none for it."""
+    if config is None:
+        config = Config.model_validate(
+            {"kafka": {"bootstrap_servers": "localhost:9092"}, "vendors": {}}
         )
-    return names[topic]
+    missing = {name: VendorConfig() for name in vendors if name not in config.vendors}
+    return config.model_copy(update={"vendors": {**config.vendors, **missing}})
+
+
+def _preview_topic(topic: str, config: Config) -> str:
+    """The topic a record is read as; an event type name stands for its first topic in the
+    bridge's own schema."""
+    sources = config.topics.sources()
+    kinds = {kind.value: kind for kind in EventType}
+    if topic in kinds:
+        own = [
+            s.name for k, s in sources if k is kinds[topic] and not s.is_pattern and not s.mapping
+        ]
+        if not own:
+            raise ConfigError(f"--topic {topic}: every {topic} topic has a mapping: name the topic")
+        return own[0]
+    if any(s.name == topic or (s.is_pattern and re.match(s.name, topic)) for _, s in sources):
+        return topic
+    names = {*kinds, *(s.name for _, s in sources)}
+    raise ConfigError(
+        f"--topic {topic}: not a configured topic{did_you_mean(topic, names)}; "
+        f"expected one of {', '.join(sorted(names))}"
+    )
 
 
 def _known_vendor(name: str) -> None:

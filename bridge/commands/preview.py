@@ -4,7 +4,8 @@
 union values written bare, ``occurred_at`` as epoch milliseconds), fills the schema's defaults
 for the optional fields left out and checks it against the schema, naming the field path of
 whatever is wrong. `preview` maps it and builds the requests as the engine would; `render`
-prints them with every secret masked.
+prints them with every secret masked. `bridge.commands.chain` previews a record of any
+source topic (from Kafka or a file, mapped or not) through the live pipeline's intake.
 
 Pure apart from reading the schemas (once) and the text it is given.
 """
@@ -21,7 +22,7 @@ from fastavro import parse_schema
 from fastavro.validation import ValidationError, validate
 
 from bridge.events import DEFAULT_SCHEMAS_DIR, EventType
-from bridge.vendors.base import HttpRequest, Vendor
+from bridge.vendors.base import HttpRequest, Item, Vendor
 
 SCHEMA_FILES = {EventType.ORDER: "Order.avsc", EventType.PRODUCT_VIEW: "ProductView.avsc"}
 
@@ -79,7 +80,11 @@ def preview(
 
     Raises `MappingError` when the vendor would skip the record.
     """
-    items = vendor.map(event_type, record)
+    return requests_for(vendor, vendor.map(event_type, record))
+
+
+def requests_for(vendor: Vendor[Any], items: Sequence[Item]) -> list[HttpRequest]:
+    """The requests the engine would send for one record's mapped items."""
     if vendor.batches:
         return [vendor.build_request(items)]
     return [vendor.build_request([item]) for item in items]

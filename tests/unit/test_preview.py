@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
 import pytest
+import yaml
 from fastavro import parse_schema
 from fastavro.validation import validate
 from pydantic import SecretStr
 
+from bridge.cli import main
+from bridge.commands.chain import read_envelope
 from bridge.commands.preview import DEFAULT_SCHEMAS_DIR, RecordError, load_record, preview, render
 from bridge.errors import MappingError
 from bridge.events import Event, EventType
@@ -250,3 +255,134 @@ def test_render_separates_requests() -> None:
     second = post_json("https://x.example/2", {})
     shown = render([first, second])
     assert shown.index("POST https://x.example/1") < shown.index("\n\nPOST https://x.example/2")
+
+
+# -- the whole chain, from a file --------------------------------------------------------------
+
+MAPPING_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mapping"
+
+
+@pytest.fixture
+def shopify_config(tmp_path: Path) -> Path:
+    example = MAPPING_FIXTURES / "shopify_order_json"
+    (source,) = yaml.safe_load((example / "topics.yaml").read_text())["orders"]
+    source.update(name=r"^shopify\.orders\.[a-z]{2}$")
+    source["json_schema"] = str(example / source["json_schema"])
+    source["mapping"]["visitor_id"] = {"header": "x-visitor-id"}
+    (tmp_path / "key").write_text("ql-secret-key")
+    config = {
+        "kafka": {"bootstrap_servers": "127.0.0.1:9"},
+        "topics": {"orders": [source]},
+        "vendors": {
+            "quicklizard": {
+                "base_url": "http://127.0.0.1:9/quicklizard",
+                "settings": {"client_key": {"file": str(tmp_path / "key")}},
+            },
+            "vtmarketing": {
+                "base_url": "http://127.0.0.1:9/vt",
+                "require_consent": True,
+                "settings": {"api_key": {"file": str(tmp_path / "key")}},
+            },
+        },
+    }
+    path = tmp_path / "bridge.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _shopify(**changes: Any) -> dict[str, Any]:
+    record: dict[str, Any] = orjson.loads(
+        (MAPPING_FIXTURES / "shopify_order_json" / "record.json").read_bytes()
+    )
+    return {**record, **changes}
+
+
+def test_an_envelope_gives_key_and_headers_to_the_mapping(
+    shopify_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    envelope = {"value": _shopify(), "key": "O-1", "headers": {"x-visitor-id": "vis-7"}}
+    record = tmp_path / "record.json"
+    record.write_bytes(orjson.dumps(envelope))
+    args = ["preview", "--config", str(shopify_config), "--topic", "shopify.orders.nl"]
+    assert main([*args, "--vendor", "quicklizard", str(record)]) == 0
+    source, event, request = capsys.readouterr().out.split("\n== ")
+    assert source.startswith("== source record (shopify.orders.nl)\nkey: O-1\n")
+    assert "header x-visitor-id: vis-7" in source
+    assert '"total_price": "59.85"' in source
+    assert event.startswith("event: order (mapped by the topic's mapping)")
+    assert '"total": 59.85' in event
+    assert '"email": "jon.snow@example.com"' in event
+    assert request.startswith("quicklizard\nPOST http://127.0.0.1:9/quicklizard/events")
+    assert '"vid": "vis-7"' in request
+    assert "ql-secret-key" not in request
+
+
+def test_every_configured_vendor_is_shown_with_its_own_outcome(
+    shopify_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "record.json"
+    record.write_bytes(orjson.dumps(_shopify(buyer_accepts_marketing=False)))
+    args = ["preview", "--config", str(shopify_config), "--topic", "shopify.orders.de"]
+    assert main([*args, str(record)]) == 0
+    sections = capsys.readouterr().out.split("\n== ")
+    assert [section.split("\n")[0] for section in sections[2:]] == ["quicklizard", "vtmarketing"]
+    assert sections[2].startswith("quicklizard\nPOST ")
+    assert sections[3] == "vtmarketing\nwould be skipped: no_consent\n"
+
+
+def test_a_record_the_mapping_cannot_handle_would_be_dead_lettered_with_the_path(
+    shopify_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "record.json"
+    record.write_bytes(orjson.dumps(_shopify(total_price="about 60")))
+    args = ["preview", "--config", str(shopify_config), "--topic", "shopify.orders.nl"]
+    assert main([*args, str(record)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "}\n\nwould be dead-lettered (mapping): "
+        "unconvertible: total <- path total_price: cannot convert: ValueError\n"
+    )
+    assert "about 60" in out  # the source record is shown; the message never holds the value
+    assert "== event" not in out
+
+
+def test_a_record_failing_the_json_schema_would_be_dead_lettered_as_decode(
+    shopify_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "record.json"
+    record.write_bytes(orjson.dumps(_shopify(line_items="none")))
+    args = ["preview", "--config", str(shopify_config), "--topic", "shopify.orders.nl"]
+    assert main([*args, str(record)]) == 0
+    assert "would be dead-lettered (decode): json_schema_mismatch: $.line_items: fails" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"value": {}, "key": 5}', "key: expected a string or null"),
+        ('{"value": {}, "headers": {"a": 1}}', "headers[0]: expected an object of strings"),
+        ('{"value": {}, "headers": [["a"]]}', "headers[0]: expected an object of strings"),
+    ],
+)
+def test_a_bad_envelope_names_the_part(text: str, message: str) -> None:
+    with pytest.raises(RecordError, match=re.escape(message)):
+        read_envelope(text, "t")
+
+
+def test_a_file_without_the_envelope_keys_is_the_value_itself() -> None:
+    plain = read_envelope('{"value": 1, "other": 2}', "t")
+    assert plain.document == {"value": 1, "other": 2}
+    assert (plain.key, plain.headers) == (None, [])
+    wrapped = read_envelope('{"value": {"a": 1}, "headers": [["h", "1"], ["h", "2"]]}', "t")
+    assert wrapped.document == {"a": 1}
+    assert wrapped.headers == [("h", b"1"), ("h", b"2")]
+
+
+def test_an_event_type_name_needs_a_topic_in_the_bridges_own_schema(
+    shopify_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["preview", "--config", str(shopify_config), "--topic", "order", "-"]
+    assert main(args) == 2
+    assert "every order topic has a mapping: name the topic" in capsys.readouterr().err
