@@ -8,7 +8,8 @@ accepted; then the vendor's pure handler decides; then the request is kept in a 
 buffer and counted in totals that survive the buffer's trimming.
 
 Control and inspection: ``GET/PUT /_control[/{vendor}]``, ``GET/DELETE /_received[/{vendor}]``,
-``GET /_stats``, ``GET /_health``, and HTML at ``/`` and ``/_ui/{vendor}``.
+``GET /_stats``, ``GET /_health``; the pages for people (``/``, a live view fed by
+``/_live/stream``, and ``/_ui/{vendor}``) are in `live`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import ui
+from . import live
 from .checks import parse_json
 from .config import FAULT_FIELDS, STAND_INS, VENDORS, Faults, SandboxCredentials
 from .exchange import Incoming, Outcome, VendorApi, reason_phrase
@@ -307,28 +308,6 @@ async def get_health(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-def _html(text: str) -> web.Response:
-    return web.Response(text=text, content_type="text/html", charset="utf-8")
-
-
-async def get_index(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return _html(ui.render_index(STAND_INS, state.stats_dict(), state.faults))
-
-
-async def get_vendor_page(request: web.Request) -> web.Response:
-    vendor = _vendor_of(request)
-    state = request.app[STATE]
-    return _html(
-        ui.render_vendor(
-            STAND_INS[vendor],
-            state.faults[vendor],
-            state.stats[vendor].to_dict(),
-            state.received(vendor, ui.PAGE_ROWS),
-        )
-    )
-
-
 def create_app(
     *,
     credentials: SandboxCredentials | None = None,
@@ -349,7 +328,7 @@ def create_app(
     )
     for api in STAND_INS.values():
         app.router.add_post(f"/{api.name}{api.path}", _vendor_handler(api))
-    app.router.add_get("/", get_index)
+    live.LivePages(app[STATE], _vendor_of).add_to(app)
     app.router.add_get("/_health", get_health)
     app.router.add_get("/_stats", get_stats)
     app.router.add_get("/_control", get_all_faults)
@@ -358,7 +337,6 @@ def create_app(
     app.router.add_get("/_received/{vendor}", get_received)
     app.router.add_delete("/_received/{vendor}", delete_received)
     app.router.add_delete("/_received", delete_received)
-    app.router.add_get("/_ui/{vendor}", get_vendor_page)
     return app
 
 

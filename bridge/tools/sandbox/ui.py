@@ -1,5 +1,5 @@
-"""Small self-contained HTML pages: an index, and per vendor its faults, totals and recent
-requests with their rejections.
+"""Small self-contained HTML pages: the live front page's shell (filled by ``static/live.js``),
+and per vendor a static page of its faults, totals and recent requests with their rejections.
 
 Everything shown comes from what clients sent, so every value passes through `html.escape`;
 there are no external assets, so the pages work offline and in CI artefacts.
@@ -18,8 +18,6 @@ from .exchange import VendorApi
 
 PAGE_ROWS = 200
 """How many of the newest requests a vendor page lists."""
-
-_DEFAULTS = Faults().to_dict()
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
@@ -54,28 +52,50 @@ def _faults_table(faults: Faults) -> str:
     return _table(("fault", "value"), rows)
 
 
-def render_index(
-    apis: Mapping[str, VendorApi], stats: Mapping[str, Any], faults: Mapping[str, Faults]
-) -> str:
-    rows = []
-    for name, api in apis.items():
-        totals = stats[name]
-        active = [f"{k}={v}" for k, v in faults[name].to_dict().items() if v != _DEFAULTS[k]]
-        rows.append(
-            "<tr>"
-            f'<td><a href="/_ui/{escape(name)}">{escape(name)}</a></td>'
-            f"{_cell(f'POST /{name}{api.path}')}{_cell(totals['requests'])}"
-            f"{_cell(totals['accepted'])}{_cell(totals['rejected'])}"
-            f"{_cell(', '.join(active) or 'none')}"
-            "</tr>"
-        )
-    body = (
-        "<h1>bridge vendor sandbox</h1>"
-        + _table(("vendor", "endpoint", "requests", "accepted", "rejected", "faults"), rows)
-        + "<p>JSON: <code>/_received/{vendor}</code>, <code>/_stats</code>, "
-        "<code>/_control</code>, <code>/_health</code></p>"
+def render_live(apis: Mapping[str, VendorApi]) -> str:
+    """The live front page's shell: one empty section per vendor, which ``static/live.js``
+    fills from the event stream (`bridge.tools.sandbox.live`)."""
+    nav = "".join(
+        f'<a class="chip" href="#v-{escape(name)}" data-vendor="{escape(name)}">'
+        f'{escape(name)} <span data-role="chip-count">0</span></a>'
+        for name in apis
     )
-    return _page("bridge vendor sandbox", body)
+    sections = "".join(
+        f'<section class="vendor" id="v-{escape(name)}" data-vendor="{escape(name)}">'
+        f"<header><h2>{escape(name)}</h2><code>POST /{escape(name)}{escape(api.path)}</code>"
+        f'<span class="links"><a href="/_ui/{escape(name)}">static page</a> · '
+        f'<a href="/_received/{escape(name)}">JSON</a></span></header>'
+        '<div class="summary"><span data-role="totals">no requests yet</span>'
+        '<span data-role="faults" class="faults"><span class="badge none">no faults</span>'
+        "</span></div>"
+        '<table class="requests"><thead><tr><th>#</th><th>time (UTC)</th><th>status</th>'
+        "<th>events</th><th>refusal reasons</th><th>request</th></tr></thead>"
+        '<tbody data-role="rows"><tr class="empty"><td colspan="6">waiting for requests…'
+        "</td></tr></tbody></table></section>"
+        for name, api in apis.items()
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>bridge vendor sandbox · live</title>"
+        '<link rel="icon" href="data:,">'
+        '<link rel="stylesheet" href="/_static/live.css">'
+        '<script src="/_static/live.js" defer></script></head><body>'
+        '<header class="top"><h1>bridge vendor sandbox <small>live</small></h1>'
+        '<span id="status" class="status connecting">connecting…</span>'
+        '<span id="overall"></span>'
+        '<span class="controls"><label><input type="checkbox" id="refused-only"> refused only'
+        '</label><button type="button" id="pause">pause</button>'
+        '<button type="button" id="clear" title="DELETE /_received">clear</button></span>'
+        f'</header><nav class="vendors">{nav}</nav>'
+        "<noscript><p>This page updates itself with JavaScript; without it, see each "
+        "vendor's static page.</p></noscript>"
+        f"<main>{sections}</main>"
+        "<footer>What each stand-in received, newest first; secret headers masked. JSON: "
+        "<code>/_live</code>, <code>/_received/{vendor}</code>, <code>/_stats</code>, "
+        "<code>/_control</code>. Faults: <code>PUT /_control/{vendor}</code>.</footer>"
+        "</body></html>\n"
+    )
 
 
 def _rejections(record: Mapping[str, Any]) -> str:
