@@ -49,6 +49,7 @@ test: lint typecheck tools
 tools:
 	bash tests/support/install_prometheus.sh
 	bash tests/support/install_kafka.sh
+	bash tests/support/install_chromium.sh
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
