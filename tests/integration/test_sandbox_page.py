@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -140,3 +141,18 @@ async def test_front_page_shows_requests_arriving_refusals_and_faults_live(
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(png) > 20_000, "a blank page would be a few kilobytes"
+
+
+async def test_the_browser_reports_console_errors_exceptions_and_failed_loads() -> None:
+    """The check above can fail: what it reads does see each kind of error."""
+    async with Sandbox(credentials=CREDS) as sandbox, Chromium() as browser:
+        page = (
+            "<script>console.error('boom'); notDefined();</script>"
+            f'<img src="{sandbox.url}/_static/missing.png">'
+        )
+        await browser.navigate(f"data:text/html,{quote(page)}")
+        await browser.wait_until("document.images[0].complete", 10, "the image to fail")
+        errors = browser.console_errors
+        assert any(e.startswith("console: boom") for e in errors), errors
+        assert any(e.startswith("exception:") and "notDefined" in e for e in errors), errors
+        assert any(e.startswith("log: Failed to load resource") for e in errors), errors
