@@ -1,8 +1,9 @@
 """Dead-letter records: the original key, value and headers, plus why and where from.
 
 Headers added (all strings, prefixed ``bridge.`` so they cannot clash with the original's):
-``bridge.vendor``, ``bridge.error.class`` (decode, unmappable, mapper_error, rejected,
-per_event, retries_exhausted), ``bridge.error.message`` (truncated, and redacted like a log
+``bridge.vendor``, ``bridge.error.class`` (decode, mapping — a record of a mapped topic the
+mapping cannot handle, see docs/mapping.md —, unmappable, mapper_error, rejected, per_event,
+retries_exhausted), ``bridge.error.message`` (truncated, and redacted like a log
 line: a vendor's reply may echo keys, e-mails or phone numbers), ``bridge.http.status`` (when
 there was a reply), ``bridge.attempts``, ``bridge.source.topic``, ``bridge.source.partition``,
 ``bridge.source.offset``, ``bridge.attempt.first`` and ``bridge.attempt.last`` (ISO-8601 UTC),
