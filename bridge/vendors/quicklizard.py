@@ -118,10 +118,11 @@ class QuickLizard(Vendor[QuickLizardSettings]):
             unreadable = ItemResult(ok=False, error=self._excerpt("unreadable reply", text))
             return [unreadable] * len(items)
         errors = _entries(reply, "errors") or []
-        keys = [_json_key(item) for item in items]
-        if not failed and not errors and [_json_key(entry) for entry in processed] == keys:
-            return [ACCEPTED] * len(items)  # the common case: everything echoed in order
-        return self._attribute(processed, failed, errors, keys)
+        if not failed and not errors and orjson.dumps(processed) == orjson.dumps(list(items)):
+            # The common case, everything echoed as sent, compared as JSON text in C (which
+            # keeps 1, 1.0 and true apart); anything else is matched event by event.
+            return [ACCEPTED] * len(items)
+        return self._attribute(processed, failed, errors, [_json_key(item) for item in items])
 
     def _attribute(
         self, processed: list[Any], failed: list[Any], errors: list[Any], keys: list[Any]
