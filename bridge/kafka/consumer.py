@@ -43,6 +43,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from bridge.kafka.clientlog import client_logger
+from bridge.kafka.commands import Command, ConsumerDiedError, settle
 from bridge.kafka.consumer_events import (
     Assigned,
     BrokerState,
@@ -95,7 +96,7 @@ class ConsumerThread:
         self._revoke_timeout_s = revoke_timeout_s
         self._lag = Lag(on_lag) if on_lag is not None else None
         self._consumer_factory = consumer_factory
-        self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self.batch_limit = self.BATCH
         """Records one fetch may take; the loop lowers it near the in-flight limit."""
         self._handed_at = 0.0
@@ -135,7 +136,7 @@ class ConsumerThread:
 
         Raises `ConsumerDiedError` if the thread is gone or dies before running it.
         """
-        command = _Command(lambda: self._commit(commits))
+        command = Command(lambda: self._commit(commits))
         if not self._thread.is_alive() and self._thread.ident is not None:
             raise ConsumerDiedError("the consumer thread is not running")
         self._commands.put(command)
@@ -195,7 +196,7 @@ class ConsumerThread:
             log.exception("consumer thread crashed", extra={"event": "consumer_crashed"})
             self.closed.set_exception(exc)  # the pipeline watching `closed` fails with it
         finally:
-            _settle(self.closed)
+            settle(self.closed)
             self._fail_commands()
 
     def _fetch(self) -> None:
@@ -386,31 +387,3 @@ class ConsumerThread:
             self._emit(BrokerState(False))
         else:
             log.warning("kafka: %s", error.str(), extra={"event": "kafka_error"})
-
-
-class ConsumerDiedError(Exception):
-    """The consumer thread is gone: a command sent to it can never run."""
-
-
-class _Command:
-    """Work for the consumer thread, and the future its sender awaits."""
-
-    def __init__(self, work: Callable[[], None]) -> None:
-        self._work = work
-        self.done = concurrent.futures.Future[None]()
-
-    def run(self) -> None:
-        try:
-            self._work()
-        finally:
-            _settle(self.done)
-
-    def fail(self) -> None:
-        if not self.done.done():
-            self.done.set_exception(ConsumerDiedError("the consumer thread ended"))
-
-
-def _settle(future: concurrent.futures.Future[None]) -> None:
-    # The awaiting side may have been cancelled (a shutdown deadline); that is not an error here.
-    if not future.done():
-        future.set_result(None)

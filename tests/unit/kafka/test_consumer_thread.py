@@ -11,7 +11,8 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from bridge.kafka.consumer import ConsumerDiedError, ConsumerThread
+from bridge.kafka.commands import ConsumerDiedError
+from bridge.kafka.consumer import ConsumerThread
 from bridge.kafka.consumer_events import (
     Assigned,
     CommitFailed,
