@@ -1,7 +1,10 @@
-"""Operator commands beside the service: preview, produce, trace, demo (the CLI wires them)."""
+"""Operator commands beside the service: check-config, preview, produce, trace, replay, status,
+demo (the CLI wires them)."""
 
 from __future__ import annotations
 
+CONFIG_VARIABLE = "BRIDGE_CONFIG"
+"""The environment variable ``--config`` defaults to."""
 EXIT_FAILURE = 1
 """Something at run time failed: Kafka, a vendor or a schema registry unreachable."""
 EXIT_USAGE = 2
