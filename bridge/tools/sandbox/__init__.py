@@ -11,7 +11,8 @@ by itself (`STAND_INS`), and every list of vendors here derives from that.
 
 from .config import STAND_INS, VENDORS, Faults, SandboxCredentials
 from .exchange import Credential, VendorApi
-from .server import Sandbox, create_app
+from .running import Sandbox
+from .server import create_app
 
 __all__ = [
     "STAND_INS",

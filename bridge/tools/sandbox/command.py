@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import FAULT_FIELDS, VENDORS, Faults, SandboxCredentials
-from .server import Sandbox
+from .running import Sandbox
 
 ALL = "all"
 _TRUE = frozenset({"true", "1", "yes", "on"})

@@ -21,7 +21,18 @@ from typing import Any
 from .exchange import Credential, VendorApi
 
 MACHINERY = frozenset(
-    {"__init__", "__main__", "checks", "command", "config", "exchange", "live", "server", "ui"}
+    {
+        "__init__",
+        "__main__",
+        "checks",
+        "command",
+        "config",
+        "exchange",
+        "live",
+        "running",
+        "server",
+        "ui",
+    }
 )
 """The modules of this package that are not stand-ins."""
 
