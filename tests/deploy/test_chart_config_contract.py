@@ -1,4 +1,4 @@
-"""The chart's values.schema.json and values.yaml against bridge/config.py, the authority.
+"""The chart's values.schema.json and values.yaml against bridge/config/, the authority.
 
 A key added to, renamed in or removed from the bridge's configuration must show up here, so the
 chart never renders a config the bridge refuses, nor hides a setting the bridge has.

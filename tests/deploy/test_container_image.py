@@ -237,7 +237,12 @@ def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
         ".env",
     ):
         assert dockerignore_excludes(path), path
-    for path in ("bridge/config.py", "schemas/Order.avsc", "requirements.lock", "pyproject.toml"):
+    for path in (
+        "bridge/config/root.py",
+        "schemas/Order.avsc",
+        "requirements.lock",
+        "pyproject.toml",
+    ):
         assert not dockerignore_excludes(path), path
 
 

@@ -1,6 +1,6 @@
 {{/*
 Names, labels and the pieces every template shares. The bridge's configuration is built here
-(bridge.configYaml) from values, one per workload, in the format of bridge/config.py.
+(bridge.configYaml) from values, one per workload, in the format of bridge/config/.
 */}}
 
 {{- define "bridge.name" -}}
@@ -215,7 +215,7 @@ Each: name, component, vendors, replicas, resources, secretKeys, autoscaling, ke
 {{- end -}}
 
 {{/*
-The bridge configuration (bridge/config.py) of one workload, as YAML; call with
+The bridge configuration (bridge/config/) of one workload, as YAML; call with
 (dict "root" $ "workload" $w). Only the workload's vendors are in it.
 */}}
 {{- define "bridge.configYaml" -}}
