@@ -233,11 +233,6 @@ def test_a_mapped_topic_block_and_adaptive_concurrency_render_to_a_config_the_br
     assert config["vendors"]["quicklizard"]["max_concurrency"] == 32
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates/_helpers.tpl bridge.topic (KEDA triggers, validation) reads "
-    "config.topics.<type>.name: a list of topic blocks does not render yet",
-)
 def test_topic_lists_mappings_and_adaptive_concurrency_render_to_a_config_the_bridge_accepts(
     tmp_path: Path,
 ) -> None:
@@ -252,6 +247,7 @@ def test_topic_lists_mappings_and_adaptive_concurrency_render_to_a_config_the_br
         "occurred_at": "placedAt",
         "currency": "currencyCode",
         "total": {"path": "amounts.grossCents", "convert": "cents"},
+        "customer": {"customer_id": "billing.customerId"},  # a record without default
         "items": {
             "each": "lines",
             "fields": {"product_id": "sku", "quantity": "qty", "price": "unitPrice"},

@@ -472,6 +472,73 @@ def test_keda_on_plaintext_kafka_needs_no_authentication() -> None:
     assert all("env" not in bridge_container(d) for d in rendered.of_kind("Deployment"))
 
 
+TOPIC_LISTS = {
+    "orders": [{"name": "shop.orders.nl"}, {"name": "shop.orders.de"}],
+    "product_views": {"name": "product-views"},
+}
+
+
+def test_keda_watches_every_topic_of_a_topic_list() -> None:
+    """Bug: bridge.topic read config.topics.<type>.name, so a list of topic blocks failed."""
+    from bridge.events import EventType
+    from bridge.vendors import vendor_classes
+
+    rendered = render_minimal({"keda": {"enabled": True}, "config": {"topics": TOPIC_LISTS}})
+    by_type = {
+        EventType.ORDER: ["shop.orders.de", "shop.orders.nl"],
+        EventType.PRODUCT_VIEW: ["product-views"],
+    }
+    for obj in rendered.of_kind("ScaledObject"):
+        vendor = obj["metadata"]["labels"]["app.kubernetes.io/component"]
+        expected = [name for t in vendor_classes()[vendor].event_types for name in by_type[t]]
+        topics = [trigger["metadata"]["topic"] for trigger in obj["spec"]["triggers"]]
+        assert sorted(topics) == sorted(expected), vendor
+        assert all(
+            t["metadata"]["consumerGroup"] == f"bridge.{vendor}" for t in obj["spec"]["triggers"]
+        )
+
+
+def test_keda_kafka_scaler_refuses_a_topic_pattern_and_says_what_to_do() -> None:
+    """KEDA's Kafka scaler takes topic names only: a pattern would leave its lag uncounted."""
+    helm = require("helm_python", "helm-python-sdk")
+    topics = {"orders": [{"name": "orders"}, {"name": "^shop\\.orders\\.[a-z]{2}$"}]}
+    with pytest.raises(
+        helm.HelmRenderError, match=r"keda\.lagSource kafka cannot scale .* pattern"
+    ) as e:
+        render_minimal({"keda": {"enabled": True}, "config": {"topics": topics}})
+    assert "keda.lagSource: prometheus" in str(e.value)
+    assert "list the topics by name" in str(e.value)
+    # Without KEDA, or with the Prometheus lag source (the bridge's own metric covers every
+    # topic a pattern matches), the same topics render.
+    assert render_minimal({"config": {"topics": topics}}).of_kind("ScaledObject") == []
+    prometheus = {"enabled": True, "lagSource": "prometheus"}
+    prometheus["prometheus"] = {"serverAddress": "http://prometheus.monitoring:9090"}
+    rendered = render_minimal({"keda": prometheus, "config": {"topics": topics}})
+    for obj in rendered.of_kind("ScaledObject"):
+        assert [trigger["type"] for trigger in obj["spec"]["triggers"]] == ["prometheus"]
+
+
+def test_a_vendor_not_reading_the_pattern_keeps_its_kafka_triggers() -> None:
+    """Only the Deployments whose vendors read the pattern need another lag source."""
+    from bridge.events import EventType
+    from bridge.vendors import vendor_classes
+
+    topics = {"product_views": {"name": "^shop\\.views\\..*"}}
+    prometheus = {"lagSource": "prometheus"}
+    vendors = {
+        name: {"keda": prometheus}
+        for name, cls in vendor_classes().items()
+        if EventType.PRODUCT_VIEW in cls.event_types
+    }
+    assert 0 < len(vendors) < len(VENDORS)
+    keda = {"enabled": True, "prometheus": {"serverAddress": "http://prometheus.monitoring:9090"}}
+    rendered = render_minimal({"keda": keda, "config": {"topics": topics}, "vendors": vendors})
+    for obj in rendered.of_kind("ScaledObject"):
+        vendor = obj["metadata"]["labels"]["app.kubernetes.io/component"]
+        kinds = {trigger["type"] for trigger in obj["spec"]["triggers"]}
+        assert kinds == ({"prometheus"} if vendor in vendors else {"kafka"}), vendor
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -527,6 +594,15 @@ def test_keda_on_plaintext_kafka_needs_no_authentication() -> None:
         (
             {"config": {"topics": {"orders": {"name": "orders", "format": "confluent"}}}},
             "kafka.schemaRegistryUrl is required",
+        ),
+        (
+            {
+                "config": {
+                    "topics": {"orders": [{"name": "o"}, {"name": "c", "format": "confluent"}]}
+                }
+            },
+            r"kafka.schemaRegistryUrl is required when a topic's format is confluent "
+            r"\(config.topics: c\)",
         ),
         (
             {"vendors": {name: {"enabled": False} for name in VENDORS}},

@@ -107,10 +107,41 @@ app.kubernetes.io/component: {{ .workload.component }}
 {{- toJson ($types | uniq | sortAlpha) -}}
 {{- end -}}
 
-{{/* The topic of an event type (order, product_view); call with (dict "root" $ "eventType" T). */}}
-{{- define "bridge.topic" -}}
-{{- $topics := dict "order" .root.Values.config.topics.orders.name "product_view" .root.Values.config.topics.product_views.name -}}
-{{- required (printf "unknown event type %q in a vendor's eventTypes (known: order, product_view)" .eventType) (get $topics .eventType) -}}
+{{/*
+The topic blocks of an event type (order, product_view), as a JSON list: config.topics.orders
+and config.topics.product_views are each one block or a list of them, as in the bridge's
+config. Call with (dict "root" $ "eventType" T).
+*/}}
+{{- define "bridge.topicBlocks" -}}
+{{- $keys := dict "order" "orders" "product_view" "product_views" -}}
+{{- $key := required (printf "unknown event type %q in a vendor's eventTypes (known: order, product_view)" .eventType) (get $keys .eventType) -}}
+{{- $topics := index .root.Values.config.topics $key -}}
+{{- if kindIs "slice" $topics -}}
+{{- toJson $topics -}}
+{{- else -}}
+{{- toJson (list $topics) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The topics KEDA's Kafka scaler watches for one vendor, as a JSON list of {eventType, name}: every
+topic block of the vendor's eventTypes, one trigger each. The scaler takes one topic name per
+trigger and no pattern, so a pattern (a name starting with ^) fails the render; the Prometheus
+lag source (keda.lagSource: prometheus) reads the bridge's own lag metric, which covers every
+topic a pattern matches. Call with (dict "root" $ "vendor" NAME "where" TEXT).
+*/}}
+{{- define "bridge.kedaKafkaTopics" -}}
+{{- $topics := list -}}
+{{- $types := include "bridge.eventTypes" (dict "root" .root "vendors" (list .vendor)) | fromJsonArray -}}
+{{- range $type := $types -}}
+{{- range $block := include "bridge.topicBlocks" (dict "root" $.root "eventType" $type) | fromJsonArray -}}
+{{- if hasPrefix "^" $block.name -}}
+{{- fail (printf "%s: keda.lagSource kafka cannot scale %s on the topic pattern %q (config.topics, %s events): KEDA's Kafka scaler needs each topic by name. Set keda.lagSource: prometheus (with keda.prometheus.serverAddress; the bridge's lag metric covers every topic the pattern matches), or list the topics by name instead of the pattern" $.where $.vendor $block.name $type) -}}
+{{- end -}}
+{{- $topics = append $topics (dict "eventType" $type "name" $block.name) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $topics -}}
 {{- end -}}
 
 {{/*
@@ -334,6 +365,11 @@ explicit value, checked to cover the drain and the flush.
 {{- if and (eq $w.keda.lagSource "prometheus") (not $w.keda.prometheus.serverAddress) -}}
 {{- fail (printf "%s: keda.prometheus.serverAddress is required with keda.lagSource prometheus" $where) -}}
 {{- end -}}
+{{- if ne $w.keda.lagSource "prometheus" -}}
+{{- range $vendor := $w.vendors -}}
+{{- $_ := include "bridge.kedaKafkaTopics" (dict "root" $ "vendor" $vendor "where" $where) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- $_ := include "bridge.image" . -}}
@@ -359,7 +395,7 @@ explicit value, checked to cover the drain and the flush.
 {{- fail (printf "vendors.%s: set rateLimitTotalBurst (for all pods) or options.rate_limit_burst (per pod), not both" $name) -}}
 {{- end -}}
 {{- range $type := $vendor.eventTypes -}}
-{{- $_ := include "bridge.topic" (dict "root" $ "eventType" $type) -}}
+{{- $_ := include "bridge.topicBlocks" (dict "root" $ "eventType" $type) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -403,9 +439,12 @@ explicit value, checked to cover the drain and the flush.
 {{- if and $v.kafka.tls.caBundle $v.kafka.tls.existingSecret -}}
 {{- fail "kafka.tls: set caBundle or existingSecret, not both" -}}
 {{- end -}}
-{{- $confluent := or (eq $v.config.topics.orders.format "confluent") (eq $v.config.topics.product_views.format "confluent") -}}
-{{- if and $confluent (not $v.kafka.schemaRegistryUrl) -}}
-{{- fail "kafka.schemaRegistryUrl is required when a topic's format is confluent" -}}
+{{- range $type := list "order" "product_view" -}}
+{{- range $block := include "bridge.topicBlocks" (dict "root" $ "eventType" $type) | fromJsonArray -}}
+{{- if and (eq ($block.format | default "avro") "confluent") (not $v.kafka.schemaRegistryUrl) -}}
+{{- fail (printf "kafka.schemaRegistryUrl is required when a topic's format is confluent (config.topics: %s)" $block.name) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- $_ := include "bridge.terminationGracePeriodSeconds" . -}}
 {{- end -}}
