@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel
 
-from tests.deploy.deploy_support import CHART, chart_values, require
+from tests.deploy.deploy_support import CHART, CRD_KINDS, chart_values, require
 
 CHART_MANAGED = {"kafka", "vendors", "http", "schemas_dir", "vendor_settings"}
 """Config fields the chart writes itself (from kafka.*, vendors.*, metrics.port, the image)."""
@@ -40,6 +40,14 @@ KAFKA_FIELDS_THE_CHART_WRITES = {
     "schema_registry_url": "kafka.schemaRegistryUrl",
     "schema_registry_username": "kafka.schemaRegistryUsername",
     "schema_registry_password": "credentials key schema-registry-password",
+    "schema_registry_bearer_token": "credentials key schema-registry-bearer-token",
+    "schema_registry_logical_cluster": "kafka.schemaRegistryLogicalCluster",
+    "schema_registry_ssl_ca_location": (
+        "kafka.schemaRegistryTls.caBundle / kafka.schemaRegistryTls.existingSecret"
+    ),
+    "schema_registry_ssl_certificate_location": "kafka.schemaRegistryTls.clientCert",
+    "schema_registry_ssl_key_location": "kafka.schemaRegistryTls.clientCert",
+    "schema_registry_ssl_key_password": "credentials key schema-registry-ssl-key-password",
     "consumer_properties": "kafka.consumerProperties",
     "producer_properties": "kafka.producerProperties",
 }
@@ -181,6 +189,132 @@ def test_kafka_settings_are_all_written_by_the_chart() -> None:
         )
     mechanisms = set(typing.get_args(unwrap(fields["sasl_mechanism"].annotation)))
     assert set(kafka["sasl"]["properties"]["mechanism"]["enum"]) == mechanisms
+    # Each source named above exists: a values key in values.yaml and the schema, or a key of
+    # the credentials Secret the chart creates.
+    credential_keys = set(chart_values()["credentials"]["values"])
+    for field, source in KAFKA_FIELDS_THE_CHART_WRITES.items():
+        if source.startswith("credentials key "):
+            assert source.removeprefix("credentials key ") in credential_keys, field
+            continue
+        if source.startswith("(not written"):
+            continue
+        for path in source.split(" / "):
+            node: Any = chart_values()
+            schema_node: Any = root
+            for part in path.split("."):
+                assert part in node, f"{field}: {path} is not in values.yaml"
+                node = node[part]
+                schema_node = resolve(schema_node, root)["properties"][part]
+            assert schema_node, f"{field}: {path} is not in values.schema.json"
+
+
+REGISTRY_EVERYTHING = [
+    {  # basic auth, the registry's CA from an existing Secret, mTLS with an encrypted key
+        "kafka": {
+            "securityProtocol": "SASL_SSL",
+            "sasl": {"mechanism": "SCRAM-SHA-512", "username": "bridge"},
+            "tls": {"caBundle": "KAFKA CA PEM", "clientCert": {"existingSecret": "kafka-tls"}},
+            "schemaRegistryUrl": "https://registry.shop.internal",
+            "schemaRegistryUsername": "bridge",
+            "schemaRegistryTls": {
+                "existingSecret": "registry-ca",
+                "existingSecretKey": "ca.pem",
+                "clientCert": {"existingSecret": "registry-tls", "encryptedKey": True},
+            },
+            "consumerProperties": {"session.timeout.ms": 45000},
+            "producerProperties": {"linger.ms": 5},
+        },
+        "credentials": {
+            "values": {
+                "kafka-sasl-password": "p",
+                "schema-registry-password": "p",
+                "schema-registry-ssl-key-password": "p",
+            }
+        },
+    },
+    {  # OIDC to the brokers, a bearer token with a logical cluster, the registry CA inline
+        "kafka": {
+            "securityProtocol": "SASL_SSL",
+            "sasl": {
+                "mechanism": "OAUTHBEARER",
+                "oauthbearer": {
+                    "tokenEndpointUrl": "https://idp.example/token",
+                    "clientId": "bridge",
+                    "scope": "kafka",
+                    "extensions": "logicalCluster=lkc-1",
+                },
+            },
+            "schemaRegistryUrl": "https://psrc-1.confluent.cloud",
+            "schemaRegistryBearerAuth": True,
+            "schemaRegistryLogicalCluster": "lsrc-1",
+            "schemaRegistryTls": {"caBundle": "REGISTRY CA PEM"},
+        },
+        "credentials": {
+            "values": {"kafka-oauth-client-secret": "s", "schema-registry-bearer-token": "t"}
+        },
+    },
+]
+
+
+def mounted_files(deployment: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Every file the bridge container sees from a Secret: path -> (Secret, key)."""
+    from tests.deploy.deploy_support import bridge_container, pod_spec
+
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    files: dict[str, tuple[str, str]] = {}
+    for mount in bridge_container(deployment)["volumeMounts"]:
+        secret = volumes[mount["name"]].get("secret")
+        for item in (secret or {}).get("items", []):
+            files[f"{mount['mountPath']}/{item['path']}"] = (secret["secretName"], item["key"])
+    return files
+
+
+@pytest.mark.parametrize("values", REGISTRY_EVERYTHING, ids=["basic-mtls", "bearer-ca"])
+def test_every_kafka_setting_the_chart_writes_is_rendered_mounted_and_accepted(
+    values: dict[str, Any], tmp_path: Path
+) -> None:
+    """Each file the kafka block points at (a secret's {file: ...}, a CA, a certificate, a key)
+    is mounted from the Secret holding it, and the bridge accepts the config."""
+    from tests.deploy.deploy_support import deployment_config, render_minimal
+    from tests.deploy.test_helm_render import assert_configs_pass_the_bridges_validation
+
+    rendered = render_minimal(values)
+    assert_configs_pass_the_bridges_validation(rendered, tmp_path)
+    utils = require("kubernetes_validate.utils", "kubernetes-validate")
+    for obj in rendered.objects:
+        if obj["kind"] not in CRD_KINDS:
+            utils.validate(obj, utils.latest_version(), strict=True)
+    secrets = {s["metadata"]["name"]: s for s in rendered.of_kind("Secret")}
+    for deployment in rendered.of_kind("Deployment"):
+        kafka = deployment_config(rendered, deployment)["kafka"]
+        files = mounted_files(deployment)
+        for field, value in kafka.items():
+            path = value["file"] if isinstance(value, dict) and set(value) == {"file"} else None
+            if field.endswith("_location"):
+                path = value
+            if path is None:
+                continue
+            assert path in files, f"{field}: {path} is not mounted"
+            secret, key = files[path]
+            if secret in secrets:  # a Secret the chart creates holds the key
+                assert key in secrets[secret]["data"], (field, secret, key)
+
+
+def test_every_kafka_setting_is_written_by_some_values() -> None:
+    """Together the renderings above set every KafkaSettings field the chart says it writes."""
+    from tests.deploy.deploy_support import deployment_config, render_minimal
+
+    written: set[str] = set()
+    for values in REGISTRY_EVERYTHING:
+        rendered = render_minimal(values)
+        for deployment in rendered.of_kind("Deployment"):
+            written |= set(deployment_config(rendered, deployment)["kafka"])
+    expected = {
+        field
+        for field, source in KAFKA_FIELDS_THE_CHART_WRITES.items()
+        if not source.startswith("(not written")
+    }
+    assert written == expected
 
 
 def test_chart_defaults_are_the_bridges_defaults() -> None:

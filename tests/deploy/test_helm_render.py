@@ -608,6 +608,77 @@ def test_a_vendor_not_reading_the_pattern_keeps_its_kafka_triggers() -> None:
             {"vendors": {name: {"enabled": False} for name in VENDORS}},
             "no vendor is enabled",
         ),
+        (
+            {"kafka": {"schemaRegistryBearerAuth": True}},
+            "kafka.schemaRegistryBearerAuth is set but kafka.schemaRegistryUrl is empty",
+        ),
+        (
+            {
+                "kafka": {
+                    "schemaRegistryUrl": "https://sr.example",
+                    "schemaRegistryUsername": "u",
+                    "schemaRegistryBearerAuth": True,
+                },
+                "credentials": {"values": {"schema-registry-password": "p"}},
+            },
+            "basic auth or a bearer token, not both",
+        ),
+        (
+            {
+                "kafka": {
+                    "schemaRegistryUrl": "https://sr.example",
+                    "schemaRegistryBearerAuth": True,
+                }
+            },
+            "credentials.values.schema-registry-bearer-token is required",
+        ),
+        (
+            {
+                "kafka": {
+                    "schemaRegistryUrl": "https://sr.example",
+                    "schemaRegistryLogicalCluster": "lsrc-1",
+                }
+            },
+            "kafka.schemaRegistryLogicalCluster is sent with a bearer token only",
+        ),
+        (
+            {
+                "kafka": {
+                    "schemaRegistryUrl": "http://sr.example",
+                    "schemaRegistryTls": {"caBundle": "PEM"},
+                }
+            },
+            "kafka.schemaRegistryTls needs an https:// kafka.schemaRegistryUrl",
+        ),
+        (
+            {
+                "kafka": {
+                    "schemaRegistryUrl": "https://sr.example",
+                    "schemaRegistryTls": {"caBundle": "PEM", "existingSecret": "ca"},
+                }
+            },
+            "kafka.schemaRegistryTls: set caBundle or existingSecret, not both",
+        ),
+        (
+            {
+                "kafka": {
+                    "schemaRegistryUrl": "https://sr.example",
+                    "schemaRegistryTls": {"clientCert": {"encryptedKey": True}},
+                }
+            },
+            "encryptedKey needs kafka.schemaRegistryTls.clientCert.existingSecret",
+        ),
+        (
+            {
+                "kafka": {
+                    "schemaRegistryUrl": "https://sr.example",
+                    "schemaRegistryTls": {
+                        "clientCert": {"existingSecret": "sr-tls", "encryptedKey": True}
+                    },
+                }
+            },
+            "credentials.values.schema-registry-ssl-key-password is required",
+        ),
     ],
 )
 def test_chart_refuses_what_would_break_in_production(values: dict[str, Any], message: str) -> None:

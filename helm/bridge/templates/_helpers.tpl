@@ -92,6 +92,8 @@ app.kubernetes.io/component: {{ .workload.component }}
 {{- define "bridge.caDir" -}}/etc/bridge/kafka-ca{{- end -}}
 {{- define "bridge.clientCertDir" -}}/etc/bridge/kafka-client{{- end -}}
 {{- define "bridge.vendorCaDir" -}}/etc/bridge/vendor-ca{{- end -}}
+{{- define "bridge.registryCaDir" -}}/etc/bridge/schema-registry-ca{{- end -}}
+{{- define "bridge.registryClientCertDir" -}}/etc/bridge/schema-registry-client{{- end -}}
 
 {{/* "true" when the SASL mechanism is OAUTHBEARER (OIDC). */}}
 {{- define "bridge.oauth" -}}
@@ -199,6 +201,30 @@ The port is the URL's, or 443 (https) / 80 (http). Fails naming the value when i
 {{- end -}}
 
 {{/*
+The Secret holding the Schema Registry's CA bundle, or "" when the bridge's default (certifi's
+roots) is used. Only with a kafka.schemaRegistryUrl.
+*/}}
+{{- define "bridge.registryCaSecretName" -}}
+{{- $tls := .Values.kafka.schemaRegistryTls -}}
+{{- if .Values.kafka.schemaRegistryUrl -}}
+{{- if $tls.existingSecret -}}
+{{- $tls.existingSecret -}}
+{{- else if $tls.caBundle -}}
+{{- printf "%s-schema-registry-ca" (include "bridge.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bridge.registryCaSecretKey" -}}
+{{- if .Values.kafka.schemaRegistryTls.existingSecret -}}{{ .Values.kafka.schemaRegistryTls.existingSecretKey }}{{- else -}}ca.crt{{- end -}}
+{{- end -}}
+
+{{/* The Secret with the client certificate and key presented to the Schema Registry, or "". */}}
+{{- define "bridge.registryClientCertSecret" -}}
+{{- if .Values.kafka.schemaRegistryUrl -}}{{ .Values.kafka.schemaRegistryTls.clientCert.existingSecret }}{{- end -}}
+{{- end -}}
+
+{{/*
 The workloads to run, as a JSON list: one per enabled vendor (perVendor) or one for all (single).
 Each: name, component, vendors, replicas, resources, secretKeys, autoscaling, keda.
 */}}
@@ -275,10 +301,25 @@ The bridge configuration (bridge/config/) of one workload, as YAML; call with
 {{- $_ := set $kafka "ssl_key_location" (printf "%s/tls.key" (include "bridge.clientCertDir" $root)) -}}
 {{- end -}}
 {{- if $v.kafka.schemaRegistryUrl -}}
+{{- $registryTls := $v.kafka.schemaRegistryTls -}}
 {{- $_ := set $kafka "schema_registry_url" $v.kafka.schemaRegistryUrl -}}
 {{- if $v.kafka.schemaRegistryUsername -}}
 {{- $_ := set $kafka "schema_registry_username" $v.kafka.schemaRegistryUsername -}}
 {{- $_ := set $kafka "schema_registry_password" (dict "file" (printf "%s/schema-registry-password" $secrets)) -}}
+{{- end -}}
+{{- if $v.kafka.schemaRegistryBearerAuth -}}
+{{- $_ := set $kafka "schema_registry_bearer_token" (dict "file" (printf "%s/schema-registry-bearer-token" $secrets)) -}}
+{{- with $v.kafka.schemaRegistryLogicalCluster -}}{{- $_ := set $kafka "schema_registry_logical_cluster" . -}}{{- end -}}
+{{- end -}}
+{{- if include "bridge.registryCaSecretName" $root -}}
+{{- $_ := set $kafka "schema_registry_ssl_ca_location" (printf "%s/ca.crt" (include "bridge.registryCaDir" $root)) -}}
+{{- end -}}
+{{- if include "bridge.registryClientCertSecret" $root -}}
+{{- $_ := set $kafka "schema_registry_ssl_certificate_location" (printf "%s/tls.crt" (include "bridge.registryClientCertDir" $root)) -}}
+{{- $_ := set $kafka "schema_registry_ssl_key_location" (printf "%s/tls.key" (include "bridge.registryClientCertDir" $root)) -}}
+{{- if $registryTls.clientCert.encryptedKey -}}
+{{- $_ := set $kafka "schema_registry_ssl_key_password" (dict "file" (printf "%s/schema-registry-ssl-key-password" $secrets)) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if $v.kafka.consumerProperties -}}
@@ -427,6 +468,36 @@ explicit value, checked to cover the drain and the flush.
 {{- fail "credentials.values.schema-registry-password is required with kafka.schemaRegistryUsername (or use credentials.existingSecret)" -}}
 {{- end -}}
 {{- end -}}
+{{- $registryTls := $v.kafka.schemaRegistryTls -}}
+{{- if $v.kafka.schemaRegistryBearerAuth -}}
+{{- if not $v.kafka.schemaRegistryUrl -}}
+{{- fail "kafka.schemaRegistryBearerAuth is set but kafka.schemaRegistryUrl is empty" -}}
+{{- end -}}
+{{- if $v.kafka.schemaRegistryUsername -}}
+{{- fail "kafka.schemaRegistryUsername and kafka.schemaRegistryBearerAuth: the Schema Registry takes basic auth or a bearer token, not both" -}}
+{{- end -}}
+{{- if and (not $v.credentials.existingSecret) (not (index $v.credentials.values "schema-registry-bearer-token")) -}}
+{{- fail "credentials.values.schema-registry-bearer-token is required with kafka.schemaRegistryBearerAuth (or use credentials.existingSecret)" -}}
+{{- end -}}
+{{- else if $v.kafka.schemaRegistryLogicalCluster -}}
+{{- fail "kafka.schemaRegistryLogicalCluster is sent with a bearer token only: set kafka.schemaRegistryBearerAuth: true" -}}
+{{- end -}}
+{{- if and $registryTls.caBundle $registryTls.existingSecret -}}
+{{- fail "kafka.schemaRegistryTls: set caBundle or existingSecret, not both" -}}
+{{- end -}}
+{{- if or $registryTls.caBundle $registryTls.existingSecret $registryTls.clientCert.existingSecret -}}
+{{- if not (hasPrefix "https://" $v.kafka.schemaRegistryUrl) -}}
+{{- fail (printf "kafka.schemaRegistryTls needs an https:// kafka.schemaRegistryUrl, not %q" $v.kafka.schemaRegistryUrl) -}}
+{{- end -}}
+{{- end -}}
+{{- if $registryTls.clientCert.encryptedKey -}}
+{{- if not (include "bridge.registryClientCertSecret" .) -}}
+{{- fail "kafka.schemaRegistryTls.clientCert.encryptedKey needs kafka.schemaRegistryTls.clientCert.existingSecret (and kafka.schemaRegistryUrl)" -}}
+{{- end -}}
+{{- if and (not $v.credentials.existingSecret) (not (index $v.credentials.values "schema-registry-ssl-key-password")) -}}
+{{- fail "credentials.values.schema-registry-ssl-key-password is required with kafka.schemaRegistryTls.clientCert.encryptedKey (or use credentials.existingSecret)" -}}
+{{- end -}}
+{{- end -}}
 {{- if $v.kafka.schemaRegistryUrl -}}
 {{- $_ := include "bridge.urlEndpoint" (dict "url" $v.kafka.schemaRegistryUrl "what" "kafka.schemaRegistryUrl") -}}
 {{- end -}}
@@ -459,6 +530,7 @@ explicit value, checked to cover the drain and the flush.
 {{- end -}}
 {{- end -}}
 {{- $_ := set $data "kafka-ca" $root.Values.kafka.tls.caBundle -}}
+{{- $_ := set $data "schema-registry-ca" $root.Values.kafka.schemaRegistryTls.caBundle -}}
 {{- toJson $data | sha256sum -}}
 {{- end -}}
 
@@ -472,6 +544,12 @@ explicit value, checked to cover the drain and the flush.
 {{- end -}}
 {{- if and .root.Values.kafka.schemaRegistryUrl .root.Values.kafka.schemaRegistryUsername -}}
 {{- $keys = append $keys "schema-registry-password" -}}
+{{- end -}}
+{{- if and .root.Values.kafka.schemaRegistryUrl .root.Values.kafka.schemaRegistryBearerAuth -}}
+{{- $keys = append $keys "schema-registry-bearer-token" -}}
+{{- end -}}
+{{- if and (include "bridge.registryClientCertSecret" .root) .root.Values.kafka.schemaRegistryTls.clientCert.encryptedKey -}}
+{{- $keys = append $keys "schema-registry-ssl-key-password" -}}
 {{- end -}}
 {{- toJson ($keys | uniq) -}}
 {{- end -}}
