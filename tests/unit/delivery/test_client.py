@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.delivery.client import classify, parse_retry_after
+from bridge.delivery.client import classify, parse_retry_after, proxy_for
 from bridge.errors import CredentialsError, RejectedDeliveryError, TransientDeliveryError
 
 
@@ -38,3 +38,13 @@ def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412500.0) == 10.0
     assert parse_retry_after("soon") is None
     assert classify(429, "3", b"").retry_after == 3.0  # type: ignore[union-attr]
+
+
+def test_the_vendor_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example.com,.svc")
+    assert proxy_for("https://api.vendor.example/events") == "http://proxy.corp:3128"
+    assert proxy_for("https://internal.example.com/x") is None
+    assert proxy_for("https://sandbox.default.svc/x") is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert proxy_for("https://api.vendor.example/events") is None

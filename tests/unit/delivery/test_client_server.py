@@ -69,6 +69,7 @@ class AcceptAll:
     """Stands in for a vendor module: only its name and `read_reply` are used by the client."""
 
     name = "vtmarketing"
+    base_url = "http://127.0.0.1"
     accepted_statuses = frozenset({200})
 
     def read_reply(self, body: bytes, items: Sequence[Item]) -> list[ItemResult]:
