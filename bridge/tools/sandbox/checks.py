@@ -297,30 +297,43 @@ class Check:
     def email(
         self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = True
     ) -> str | None:
-        value = self.string(obj, key, at=at, required=required)
-        if value is not None and not looks_like_email(value):
-            self.fail(f"{join(at, key)} is not a valid email address")
-            return None
-        return value
+        return self._formatted(
+            obj, key, at, required, looks_like_email, "is not a valid email address"
+        )
 
     def currency(
         self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = False
     ) -> str | None:
-        value = self.string(obj, key, at=at, required=required)
-        if value is not None and not is_currency_code(value):
-            self.fail(f"{join(at, key)} must be a 3-letter ISO 4217 code such as EUR")
-            return None
-        return value
+        return self._formatted(
+            obj, key, at, required, is_currency_code, "must be a 3-letter ISO 4217 code such as EUR"
+        )
 
     def phone(
         self, obj: Mapping[str, Any], key: str, *, at: str = "", required: bool = False
     ) -> str | None:
+        return self._formatted(
+            obj,
+            key,
+            at,
+            required,
+            is_international_phone,
+            "must be a phone number in the international format,"
+            " digits with the country code such as 380501234567",
+        )
+
+    def _formatted(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        at: str,
+        required: bool,
+        valid: Callable[[str], bool],
+        complaint: str,
+    ) -> str | None:
+        """A string field that must also have a format; the complaint follows its path."""
         value = self.string(obj, key, at=at, required=required)
-        if value is not None and not is_international_phone(value):
-            self.fail(
-                f"{join(at, key)} must be a phone number in the international format,"
-                " digits with the country code such as 380501234567"
-            )
+        if value is not None and not valid(value):
+            self.fail(f"{join(at, key)} {complaint}")
             return None
         return value
 
