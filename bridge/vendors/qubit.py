@@ -28,7 +28,7 @@ from urllib.parse import quote
 from pydantic import Field, field_validator
 
 from bridge import __version__
-from bridge.errors import RejectedDeliveryError, TransientDeliveryError
+from bridge.errors import TRANSIENT_STATUSES, RejectedDeliveryError, TransientDeliveryError
 from bridge.events import Event, EventType
 from bridge.vendors.base import (
     ACCEPTED,
@@ -57,8 +57,6 @@ TRANSACTIONS: dict[str, tuple[str, str]] = {
     "finance": ("fiBasketTransactionSummary", "basket"),
 }
 """Vertical -> (transaction event, transaction amount field), the document's table."""
-
-TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
 class QubitSettings(VendorSettings):
