@@ -54,7 +54,12 @@ def produce_clickstream(broker: LocalBroker, topic: str, count: int) -> None:
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20})
     for i in range(count):
         value = encoder.encode(clickstream(events.product_view()))
-        headers = [("x-visitor-id", f"vis-{i}".encode()), ("x-esputnik-contact", b"es-1")]
+        # Annotated as produce's stub wants it: a list is invariant, so list[tuple[str, bytes]]
+        # would not fit its list[tuple[str, str | bytes | None]].
+        headers: list[tuple[str, str | bytes | None]] = [
+            ("x-visitor-id", f"vis-{i}".encode()),
+            ("x-esputnik-contact", b"es-1"),
+        ]
         producer.produce(topic, key=f"k{i}".encode(), value=value, headers=headers)
         if i % 10_000 == 0:
             producer.poll(0)

@@ -234,9 +234,9 @@ def test_compose_vendor_settings_are_accepted_by_the_real_sandbox(
     this sandbox), sends one sample order that the sandbox accepts: keys and paths line up."""
     from bridge.config import load_config
     from bridge.errors import MappingError
+    from bridge.events import EventType
     from bridge.tools.sample import SampleEvents
     from bridge.vendors import vendor_classes
-    from bridge.vendors.base import EventType
 
     config = load_config(BRIDGE_CONFIG, environ=service_environment(services["bridge"]))
     classes = vendor_classes()

@@ -69,7 +69,7 @@ def test_chart_lints_clean_with_every_optional_part_enabled(
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
 @pytest.mark.parametrize("values_file", CI_VALUE_FILES)
 def test_chart_lints_strictly_for_each_supported_kubernetes(
-    values_file: str | None, kube_version: str
+    values_file: str, kube_version: str
 ) -> None:
     helm = require("helm_python", "helm-python-sdk")
     report = helm.lint(str(CHART), ci_values(values_file), strict=True, kube_version=kube_version)

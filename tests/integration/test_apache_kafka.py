@@ -10,6 +10,7 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from tests.support.apache_kafka import ApacheKafka
+from tests.support.kafka import value_of
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ def test_a_group_commits_and_a_new_member_resumes_from_the_commit(kafka: ApacheK
     second = group_consumer(kafka.bootstrap, group)
     try:
         second.subscribe([topic])
-        values = sorted(m.value() for m in consume(second, 6))
+        values = sorted(value_of(m) for m in consume(second, 6))
         committed = second.committed([TopicPartition(topic, p) for p in (0, 1)], timeout=10)
     finally:
         second.close()

@@ -13,6 +13,7 @@ from bridge.tools.sandbox import Sandbox
 from tests.support.kafka import (
     committed,
     encoder,
+    headers_of,
     make_config,
     metric,
     produce,
@@ -98,7 +99,7 @@ async def test_poison_records_go_to_dead_letter_and_do_not_stall_the_partition(
     assert sorted(accepted_ids(sandbox, "quicklizard")) == sorted(f"p0-{i}" for i in range(30))
     letters = read_topic(broker, dlq, 2)
     assert len(letters) == 2
-    headers = [dict(m.headers() or []) for m in letters]
+    headers = [headers_of(m) for m in letters]
     assert {h["bridge.error.class"] for h in headers} == {b"decode"}
     assert {h["bridge.source.offset"] for h in headers} == {b"10", b"21"}
     assert all(h["bridge.vendor"] == b"quicklizard" for h in headers)

@@ -71,10 +71,10 @@ async def test_same_key_records_reach_the_vendor_in_offset_order_despite_retries
     for product_id in accepted_ids(sandbox, "quicklizard"):
         if product_id not in seen:
             seen.add(product_id)
-            key, seq = product_id.split("-")
-            first_seen[key].append(int(seq))
-    for key, sequence in first_seen.items():
-        assert sequence == sorted(sequence), f"{key} overtaken: {sequence}"
+            product_key, number = product_id.split("-")
+            first_seen[product_key].append(int(number))
+    for product_key, sequence in first_seen.items():
+        assert sequence == sorted(sequence), f"{product_key} overtaken: {sequence}"
 
 
 async def test_in_flight_records_stay_bounded_while_the_vendor_is_slow(

@@ -20,8 +20,10 @@ from bridge.kafka.avro import AvroEncoder
 from bridge.tools.localbroker import LocalBroker
 from bridge.tools.sandbox import Sandbox
 from tests.support.kafka import (
+    ProducedHeaders,
     config_dict,
     done,
+    headers_of,
     metric,
     read_topic,
     running_bridge,
@@ -55,7 +57,7 @@ def fixture_json(example: str, name: str) -> Any:
 def produce(
     broker: LocalBroker,
     topic: str,
-    records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]],
+    records: list[tuple[bytes | None, bytes, ProducedHeaders]],
 ) -> None:
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
     for key, value, headers in records:
@@ -105,8 +107,7 @@ async def test_shopify_order_webhook_as_json_delivers(broker: LocalBroker, tmp_p
         ("632910393", 1, 20.0),
     ]
     letters = {
-        dict(m.headers() or [])["bridge.error.class"]: dict(m.headers() or [])
-        for m in read_topic(broker, dlq, 2)
+        headers_of(m)["bridge.error.class"]: headers_of(m) for m in read_topic(broker, dlq, 2)
     }
     mapping = letters[b"mapping"]
     assert mapping["bridge.error.message"] == (
@@ -220,7 +221,7 @@ async def test_clickstream_with_ids_in_headers_delivers(
     assert view["vid"] == "vis-31337"
     assert view["permalink"] == "https://shop.example.com/p/sku-1"
     (letter,) = read_topic(broker, dlq, 1)
-    headers_out = dict(letter.headers() or [])
+    headers_out = headers_of(letter)
     assert headers_out["bridge.error.class"] == b"mapping"
     assert headers_out["bridge.error.message"] == (
         b"unconvertible: price <- path product.price: cannot convert: ValueError"

@@ -15,13 +15,14 @@ from bridge.tools.sandbox import Sandbox
 from tests.integration.test_policies import orders
 from tests.support.kafka import (
     config_dict,
-    done,
     encoder,
+    has_done,
     make_config,
     produce,
     read_topic,
     running_bridge,
     unique,
+    value_of,
     vendor_block,
     wait_for,
 )
@@ -69,14 +70,14 @@ async def test_every_outcome_is_written_and_trace_tells_one_orders_story(
         )
         async with running_bridge(config) as registry:
             for name in vendors:
-                await wait_for(lambda n=name: done(registry, n) == 12, 30, f"{name} done")
+                await wait_for(has_done(registry, name, 12), 30, f"{name} done")
 
     records = read_topic(broker, outcomes, 24)
     assert len(records) == 24
-    values = [orjson.loads(m.value()) for m in records]
+    values = [orjson.loads(value_of(m)) for m in records]
     for message, value in zip(records, values, strict=True):
         assert message.key() == value["order_id"].encode()
-        assert "@" not in message.value().decode()  # no email ever lands in the outcome log
+        assert "@" not in value_of(message).decode()  # no email ever lands in the outcome log
     by_order = {(v["order_id"], v["vendor"]): v for v in values}
     assert by_order[(events[4]["order_id"], "squeezely")]["outcome"] == "skipped"
     assert by_order[(events[4]["order_id"], "squeezely")]["reason"] == "missing_email"

@@ -20,6 +20,8 @@ from tests.support.kafka import (
     SCHEMAS,
     done,
     encoder,
+    has_done,
+    headers_of,
     make_config,
     metric,
     produce,
@@ -69,7 +71,7 @@ async def test_unmappable_records_are_skipped_by_reason_or_dead_lettered_by_poli
         )
         async with running_bridge(config) as registry:
             for name in vendors:
-                await wait_for(lambda n=name: done(registry, n) == 10, 30, f"{name} done")
+                await wait_for(has_done(registry, name, 10), 30, f"{name} done")
             skipped = {
                 reason: metric(
                     registry,
@@ -91,7 +93,7 @@ async def test_unmappable_records_are_skipped_by_reason_or_dead_lettered_by_poli
     assert skipped == {"no_consent": 2, "missing_email": 1}
     assert vt_dead == 1
     letters = read_topic(broker, f"{dlq}.vtmarketing", 1)
-    assert [dict(m.headers() or [])["bridge.error.class"] for m in letters] == [b"unmappable"]
+    assert [headers_of(m)["bridge.error.class"] for m in letters] == [b"unmappable"]
     assert read_topic(broker, f"{dlq}.squeezely", 1, timeout_s=3) == []
     assert read_topic(broker, dlq, 1, timeout_s=2) == []
 
@@ -156,7 +158,7 @@ async def test_confluent_wire_format_with_an_evolved_writer_schema_decodes(
     assert sorted(received) == sorted(e["order_id"] for e in events)
     assert unknown == 1
     letters = read_topic(broker, dlq, 1)
-    assert dict(letters[0].headers() or [])["bridge.source.offset"] == b"2"
+    assert headers_of(letters[0])["bridge.source.offset"] == b"2"
 
 
 async def test_a_mapper_bug_dead_letters_the_record_and_the_pipeline_goes_on(
@@ -186,6 +188,6 @@ async def test_a_mapper_bug_dead_letters_the_record_and_the_pipeline_goes_on(
         received = [e["orderid"] for r in sandbox.received("squeezely") for e in r["accepted"]]
     assert sorted(received) == sorted(e["order_id"] for e in events if e["order_id"] != cursed)
     (letter,) = read_topic(broker, dlq, 1)
-    headers = dict(letter.headers() or [])
+    headers = headers_of(letter)
     assert headers["bridge.error.class"] == b"mapper_error"
     assert headers["bridge.error.message"] == b"mapper raised ValueError"

@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 from bridge.cli import main
 from bridge.kafka.avro import AvroEncoder
 from bridge.tools.localbroker import LocalBroker
-from tests.support.kafka import unique
+from tests.support.kafka import ProducedHeaders, unique
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "mapping" / "clicks
 CLIENT_KEY = "ql-preview-secret"
 
 
-def view(price: str, visitor: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+def view(price: str, visitor: str) -> tuple[bytes, ProducedHeaders]:
     schema = yaml.safe_load((EXAMPLE / "ProductViewed.avsc").read_text())
     value = {
         "ts": 1714557600.25,

@@ -43,7 +43,7 @@ from bridge.events import EventType, load_schema
 from bridge.kafka.avro import AvroDecoder, AvroEncoder
 from bridge.tools.sample import SampleEvents
 from tests.support.apache_kafka import ApacheKafka, free_port
-from tests.support.kafka import SANDBOX_SETTINGS, SCHEMAS, SECRET_FIELDS
+from tests.support.kafka import SANDBOX_SETTINGS, SCHEMAS, SECRET_FIELDS, headers_of
 
 pytestmark = pytest.mark.integration
 
@@ -661,7 +661,7 @@ class World:
                     if message.error() is not None:
                         continue
                     read += 1
-                    headers = {k: v.decode() for k, v in message.headers() or []}
+                    headers = {k: v.decode() for k, v in headers_of(message).items()}
                     event = decoders[headers["bridge.source.topic"]].decode(message.value())
                     found.add(
                         (headers["bridge.vendor"], event.get("order_id") or event["product_id"])

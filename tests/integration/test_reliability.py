@@ -30,6 +30,7 @@ from tests.support.kafka import (
     SCHEMAS,
     committed,
     config_dict,
+    headers_of,
     make_config,
     metric,
     produce,
@@ -198,7 +199,7 @@ async def test_a_writer_schema_that_can_never_be_used_is_a_dead_letter_not_a_sta
                 "the records after the unusable one delivered",
             )
         (letter,) = read_topic(broker, dlq, 1, timeout_s=10)
-    headers = {name: value.decode() for name, value in letter.headers() or []}
+    headers = {name: value.decode() for name, value in headers_of(letter).items()}
     assert headers["bridge.error.class"] == "decode"
     assert "unusable_schema" in headers["bridge.error.message"]
 

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 
 from bridge.tools.localbroker import CONSUMER_PROPERTIES
 from bridge.tools.sandbox import Sandbox
@@ -72,7 +72,7 @@ class Intruder(threading.Thread):
             self._consumer.poll(0.1)  # reads, never commits
         self._consumer.close()
 
-    def _on_assign(self, partitions: list[object]) -> None:
+    def _on_assign(self, partitions: list[TopicPartition]) -> None:
         if partitions:
             self.assigned.set()
 

@@ -15,8 +15,9 @@ from bridge.tools.sample import SampleEvents
 from bridge.tools.sandbox import Sandbox
 from tests.support.kafka import (
     SCHEMAS,
-    done,
     encoder,
+    has_done,
+    headers_of,
     make_config,
     metric,
     produce,
@@ -102,7 +103,7 @@ async def test_every_vendor_delivers_and_dead_letters_only_the_events_it_refuses
                 "squeezely": 30,
             }
             for name, count in expected.items():
-                await wait_for(lambda n=name, c=count: done(registry, n) == c, 60, f"{name} done")
+                await wait_for(has_done(registry, name, count), 60, f"{name} done")
             delivered = {
                 name: metric(
                     registry, "bridge_records_total", vendor=name, outcome="delivered", reason=""
@@ -118,7 +119,7 @@ async def test_every_vendor_delivers_and_dead_letters_only_the_events_it_refuses
     }
     dead: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for letter in letters:
-        headers = {k: v.decode() for k, v in letter.headers() or []}
+        headers = {k: v.decode() for k, v in headers_of(letter).items()}
         event = decoders[headers["bridge.source.topic"]].decode(letter.value())
         dead[headers["bridge.vendor"]].add((event["event_id"], headers["bridge.error.class"]))
     assert dict(dead) == {

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
@@ -80,6 +80,28 @@ def _block(value: str | dict[str, Any], key: str = "name") -> dict[str, Any]:
     return {key: value} if isinstance(value, str) else value
 
 
+ProducedHeaders = list[tuple[str, str | bytes | None]]
+"""Headers as `Producer.produce` takes them: its stub wants exactly this list type (a list is
+invariant, so a `list[tuple[str, bytes]]` does not fit; annotate the list with this instead)."""
+
+
+def headers_of(message: Message) -> dict[str, bytes]:
+    """A consumed message's headers by name (the last wins); none gives an empty dict.
+
+    The stub types `Message.headers()` as anything a producer may send (a dict or a list, values
+    str, bytes or None); a consumed message's are a list of (name, value) pairs, and every
+    header the tests read has a bytes value.
+    """
+    return dict(cast(list[tuple[str, bytes]], message.headers() or []))
+
+
+def value_of(message: Message) -> bytes:
+    """A consumed message's value, which must be there (not a tombstone)."""
+    value = message.value()
+    assert value is not None, "a record without a value"
+    return value
+
+
 def encoder(event_type: EventType) -> AvroEncoder:
     return AvroEncoder(load_schema(SCHEMAS, event_type))
 
@@ -135,6 +157,11 @@ def committed(broker: LocalBroker, group: str, topic: str, partitions: int) -> d
     finally:
         consumer.close()
     return {tp.partition: tp.offset for tp in result}
+
+
+def has_done(registry: CollectorRegistry, vendor: str, count: int) -> Callable[[], bool]:
+    """A `wait_for` condition: `vendor` has done exactly `count` records (see `done`)."""
+    return lambda: done(registry, vendor) == count
 
 
 async def wait_for(

@@ -42,8 +42,8 @@ def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
             return
         if isinstance(node, ast.Import | ast.ImportFrom):
             found.append(node)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
+        for node_child in ast.iter_child_nodes(node):
+            visit(node_child)
 
     visit(tree)
     return found

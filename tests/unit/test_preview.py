@@ -15,9 +15,9 @@ from pydantic import SecretStr
 
 from bridge.cli import main
 from bridge.commands.chain import read_envelope
-from bridge.commands.preview import DEFAULT_SCHEMAS_DIR, RecordError, load_record, preview, render
+from bridge.commands.preview import RecordError, load_record, preview, render
 from bridge.errors import MappingError
-from bridge.events import Event, EventType
+from bridge.events import DEFAULT_SCHEMAS_DIR, Event, EventType
 from bridge.vendors import build_vendor
 from bridge.vendors.base import HttpRequest, Item, Vendor, VendorSettings, post_json
 

@@ -22,6 +22,12 @@ def test_backoff_honours_retry_after_but_caps_it() -> None:
     assert backoff.delay(1, retry_after=300) == 30
 
 
+def state(circuit: Circuit) -> CircuitState:
+    """The circuit's state now, read afresh: after an assert on `circuit.state` the type checker
+    keeps the attribute narrowed and cannot see that `failure()` or `admit()` changed it since."""
+    return circuit.state
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -36,20 +42,20 @@ async def test_circuit_opens_after_threshold_then_lets_one_probe_through() -> No
     circuit = Circuit(3, open_s=10, on_change=states.append, clock=clock)
     for _ in range(3):
         circuit.failure()
-    assert circuit.state is CircuitState.OPEN
+    assert state(circuit) is CircuitState.OPEN
     waiter = asyncio.create_task(circuit.admit())
     await asyncio.sleep(0.01)
     assert not waiter.done()
     clock.now = 11
     circuit.trip(0)  # re-arm the deadline so the waiter re-checks the clock now
     await asyncio.wait_for(waiter, 1)
-    assert circuit.state is CircuitState.HALF_OPEN
+    assert state(circuit) is CircuitState.HALF_OPEN
     second = asyncio.create_task(circuit.admit())
     await asyncio.sleep(0.01)
     assert not second.done()  # only one probe while half-open
     circuit.success()
     await asyncio.wait_for(second, 1)
-    assert circuit.state is CircuitState.CLOSED
+    assert state(circuit) is CircuitState.CLOSED
     assert states == [CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED]
 
 
@@ -59,9 +65,9 @@ async def test_failed_probe_opens_the_circuit_again() -> None:
     circuit.failure()
     clock.now = 6
     await circuit.admit()
-    assert circuit.state is CircuitState.HALF_OPEN
+    assert state(circuit) is CircuitState.HALF_OPEN
     circuit.failure()
-    assert circuit.state is CircuitState.OPEN
+    assert state(circuit) is CircuitState.OPEN
 
 
 async def test_success_resets_the_failure_count() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from bridge.kafka.commands import ConsumerDiedError
@@ -75,7 +75,8 @@ async def started(
         events,
         asyncio.get_running_loop(),
         revoke_timeout_s=1,
-        consumer_factory=lambda properties: fake,
+        # The fake has the part of the consumer the thread uses; typed as the real one here.
+        consumer_factory=lambda properties: cast(Consumer, fake),
     )
     thread.start()
     event = await asyncio.wait_for(events.get(), 5)

@@ -16,7 +16,7 @@ from bridge.commands.preview import preview, render
 from bridge.errors import MappingError
 from bridge.events import EventType
 from bridge.vendors import vendor_classes
-from bridge.vendors.base import HttpRequest, Vendor
+from bridge.vendors.base import HttpRequest, Item, Vendor
 
 VendorMaker = Callable[..., Vendor[Any]]
 RecordMaker = Callable[..., dict[str, Any]]
@@ -175,7 +175,7 @@ def test_quicklizard_fails_each_event_as_often_as_listed(
     batch: list[str], data: st.DataObject, vendor: VendorMaker
 ) -> None:
     ql = vendor("quicklizard")
-    items = [{"product_id": pid, "price": 1.0, "event": "view"} for pid in batch]
+    items: list[Item] = [{"product_id": pid, "price": 1.0, "event": "view"} for pid in batch]
     failing = data.draw(st.lists(st.sampled_from(range(len(items))), unique=True))
     failed = [items[index] for index in failing]
     processed = [item for index, item in enumerate(items) if index not in failing]
@@ -202,7 +202,7 @@ def test_quicklizard_delivers_exactly_what_the_reply_counts_as_processed(
     # Whatever the reply lists, an event it counts as processed is delivered (never re-sent),
     # and no reply makes read_reply raise (a raise would re-send the batch).
     ql = vendor("quicklizard")
-    items = [{"product_id": pid, "price": 1.0, "event": "view"} for pid in batch]
+    items: list[Item] = [{"product_id": pid, "price": 1.0, "event": "view"} for pid in batch]
     listed = st.lists(st.sampled_from([*items, {"product_id": "x"}]), max_size=10)
     processed, failed = data.draw(listed), data.draw(listed)
     errors = data.draw(

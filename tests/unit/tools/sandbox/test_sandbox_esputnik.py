@@ -14,7 +14,7 @@ from bridge.tools.sandbox import esputnik as standin
 from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
-    from conftest import Send
+    from tests.unit.tools.sandbox.conftest import Send
 
 
 def basic(user: str, password: str) -> str:

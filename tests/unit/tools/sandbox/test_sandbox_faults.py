@@ -12,7 +12,8 @@ from bridge.tools.sandbox import Faults, Sandbox, SandboxCredentials
 
 if TYPE_CHECKING:
     import aiohttp
-    from conftest import Send
+
+    from tests.unit.tools.sandbox.conftest import Send
 
 CREDS = SandboxCredentials()
 QL_PATH = "/quicklizard/events"
@@ -210,7 +211,7 @@ def test_faults_validate_on_construction() -> None:
     with pytest.raises(ValueError, match="throttle_rate must be a fraction"):
         Faults(throttle_rate=2)
     with pytest.raises(ValueError, match="outage must be true or false"):
-        Faults(outage=1)
+        Faults(outage=1)  # type: ignore[arg-type]  # a wrong type on purpose: the check under test
     assert Faults(status_override=None).status_override is None
 
 
@@ -227,6 +228,7 @@ async def test_hidden_capacity_slows_past_the_knee_and_throttles_at_the_ceiling(
     sandbox.set_faults(
         "quicklizard", latency_ms=50, capacity_knee=2, knee_latency_ms=100, capacity_ceiling=4
     )
+
     async def timed() -> tuple[int, float, str | None]:
         began = time.perf_counter()
         reply = await send(QL_PATH, [QL_EVENT])

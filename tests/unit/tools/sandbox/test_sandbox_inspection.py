@@ -10,7 +10,8 @@ from bridge.tools.sandbox import VENDORS, Sandbox, SandboxCredentials
 
 if TYPE_CHECKING:
     import aiohttp
-    from conftest import Send
+
+    from tests.unit.tools.sandbox.conftest import Send
 
 CREDS = SandboxCredentials()
 QL_PATH = "/quicklizard/events"

@@ -13,7 +13,7 @@ from bridge.tools.sandbox import VENDORS, Sandbox, SandboxCredentials
 from bridge.tools.sandbox.live import BODY_CHARS, STREAM_ROWS, LiveFeed, masked, request_view
 
 if TYPE_CHECKING:
-    from conftest import Send
+    from tests.unit.tools.sandbox.conftest import Send
 
 CREDS = SandboxCredentials()
 QL_PATH = "/quicklizard/events"

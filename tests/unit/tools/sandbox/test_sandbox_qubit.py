@@ -13,7 +13,7 @@ from bridge.tools.sandbox import qubit as standin
 from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
-    from conftest import Send
+    from tests.unit.tools.sandbox.conftest import Send
 
 PATH = f"/qubit/events/{SandboxCredentials().qubit_tracking_id}"
 DOCS = Path(__file__).resolve().parents[4].parent / "shared" / "vendor-docs"

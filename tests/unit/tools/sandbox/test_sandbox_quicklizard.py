@@ -12,7 +12,7 @@ from bridge.tools.sandbox import quicklizard as standin
 from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
-    from conftest import Send
+    from tests.unit.tools.sandbox.conftest import Send
 
 KEY = SandboxCredentials().quicklizard_client_key
 DOCS = Path(__file__).resolve().parents[4].parent / "shared" / "vendor-docs"

@@ -12,7 +12,7 @@ from bridge.tools.sandbox import squeezely as standin
 from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
-    from conftest import Send
+    from tests.unit.tools.sandbox.conftest import Send
 
 CREDS = SandboxCredentials()
 AUTH = {"X-AUTH-ACCOUNT": CREDS.squeezely_account_id, "X-AUTH-APIKEY": CREDS.squeezely_api_key}

@@ -13,7 +13,7 @@ from bridge.tools.sandbox import vtmarketing as standin
 from bridge.tools.sandbox.checks import miscited
 
 if TYPE_CHECKING:
-    from conftest import Send
+    from tests.unit.tools.sandbox.conftest import Send
 
 AUTH = {"Authorization": SandboxCredentials().vtmarketing_api_key}
 PATH = "/vtmarketing/v1/event/"
