@@ -352,8 +352,14 @@ class ConsumerThread:
         if keys and not self._abandoned.is_set():
             reply = concurrent.futures.Future[list[CommitRequest]]()
             self._emit(Revoked(keys, reply))
-            commits = self._await_reply(reply)
-            self._commit(commits)
+            self._commit(self._await_reply(reply))
+            # The last chance to commit these partitions: a refusal while the group settles
+            # (its generation is renewed by librdkafka's own thread meanwhile) is tried again
+            # for a moment, or the next owner delivers those records a second time.
+            deadline = time.monotonic() + self.HANDOVER_COMMIT_S
+            while any(key in self._unsettled for key in keys) and time.monotonic() < deadline:
+                time.sleep(self.COMMIT_RETRY_S)
+                self._retry_commits(time.monotonic())
         self._forget(keys)
 
     def _await_reply(

@@ -618,11 +618,17 @@ class World:
             counts: Counter[str] = Counter()
             times: dict[str, list[str]] = {}
             for request in self.sandbox.received(vendor):
+                # Once per request: QuickLizard gets one identical conversion event per unit
+                # bought, so a record's id may stand several times in the request that
+                # delivers it; a second delivery is a second request.
+                in_request: set[str] = set()
                 for item in request["accepted"]:
                     ids = set(_strings_matching(item, pattern))
                     assert len(ids) == 1, f"{vendor} item without exactly one record id: {ids}"
-                    counts.update(ids)
-                    times.setdefault(ids.pop(), []).append(request["at"])
+                    in_request |= ids
+                counts.update(in_request)
+                for record_id in in_request:
+                    times.setdefault(record_id, []).append(request["at"])
             result[vendor] = counts
             self.accepted_at[vendor] = times
         return result
