@@ -218,7 +218,8 @@ class ConsumerThread:
             if record.error() is None:
                 first.setdefault((record.topic(), record.partition()), record.offset())
         for (topic, partition), offset in first.items():
-            self._consumer.seek(KafkaTopicPartition(topic, partition, offset))
+            if (topic, partition) in self._epochs:  # a partition revoked meanwhile has no seek
+                self._consumer.seek(KafkaTopicPartition(topic, partition, offset))
 
     def _hand_over(self, records: list[Message]) -> None:
         good: list[Message] = []
@@ -350,16 +351,15 @@ class ConsumerThread:
     def _on_revoke(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]
         if keys and not self._abandoned.is_set():
+            done_now = concurrent.futures.Future[list[CommitRequest]]()
             reply = concurrent.futures.Future[list[CommitRequest]]()
-            self._emit(Revoked(keys, reply))
+            self._emit(Revoked(keys, done_now, reply))
+            # Not retried here: while this callback runs the member cannot rejoin, so a commit
+            # refused for a stale generation would only hold the whole group's rebalance up.
+            # What is done already goes first: the longer the wait for the rest, the likelier
+            # another member's join has moved the generation on.
+            self._commit(self._await_reply(done_now))
             self._commit(self._await_reply(reply))
-            # The last chance to commit these partitions: a refusal while the group settles
-            # (its generation is renewed by librdkafka's own thread meanwhile) is tried again
-            # for a moment, or the next owner delivers those records a second time.
-            deadline = time.monotonic() + self.HANDOVER_COMMIT_S
-            while any(key in self._unsettled for key in keys) and time.monotonic() < deadline:
-                time.sleep(self.COMMIT_RETRY_S)
-                self._retry_commits(time.monotonic())
         self._forget(keys)
 
     def _await_reply(

@@ -40,6 +40,9 @@ class Fetched:
 @dataclass(frozen=True, slots=True)
 class Revoked:
     partitions: list[TopicPartition]
+    done_now: concurrent.futures.Future[list[CommitRequest]]
+    """Resolve at once with the commits for what is already done: committed first, while the
+    member's generation is most likely still the group's."""
     reply: concurrent.futures.Future[list[CommitRequest]]
     """Resolve with the commits for what could be finished; the hand-over waits for it."""
 

@@ -260,8 +260,8 @@ class Pipeline:
                         admitted.set()
                 case Assigned(partitions):
                     self._assign(partitions)
-                case Revoked(partitions, reply):
-                    await self._revoke(partitions, reply)
+                case Revoked(partitions, done_now, reply):
+                    await self._revoke(partitions, done_now, reply)
                 case Lost(partitions):
                     self._partitions.give_up(partitions)
                     self._publish_paused()
@@ -305,9 +305,11 @@ class Pipeline:
     async def _revoke(
         self,
         partitions: list[TopicPartition],
+        done_now: concurrent.futures.Future[list[CommitRequest]],
         reply: concurrent.futures.Future[list[CommitRequest]],
     ) -> None:
         trackers = self._partitions.owned(partitions)
+        done_now.set_result(self._partitions.commits(trackers))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.revoke_timeout_s
         if self._drain_until is not None:
