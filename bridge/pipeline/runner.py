@@ -123,7 +123,7 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
         consumer = ConsumerThread(
-            self._consumer_properties(),
+            self._config.kafka.consumer_config(self.name),
             self._intake.topics,
             events,
             loop,
@@ -224,23 +224,6 @@ class Pipeline:
     def _start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         return asyncio.create_task(coro, name=f"{self.name}-{name}")
 
-    def _consumer_properties(self) -> dict[str, Any]:
-        kafka = self._config.kafka
-        return {
-            **kafka.client_properties(),
-            "group.id": f"{kafka.group_prefix}.{self.name}",
-            "auto.offset.reset": "earliest",
-            # Bounds what librdkafka prefetches, so memory stays flat while partitions are
-            # paused over a large backlog.
-            "queued.max.messages.kbytes": 8192,
-            # The broker answers a fetch with nothing new after this long; librdkafka's 500 ms
-            # default adds up to that to a record produced just after an empty fetch (issue 16
-            # measured a plain consumer at p50 156 ms with it, 58 ms with 10 ms). 25 ms keeps
-            # an idle pipeline's fetches to 40 a second per broker.
-            "fetch.wait.max.ms": 25,
-            **kafka.consumer_properties,
-        }
-
     async def _watch(self, consumer: ConsumerThread) -> None:
         # Closed without stop(): the thread died. Fail the pipeline loudly, so the process
         # exits non-zero and is restarted, rather than staying up without consuming.
@@ -263,6 +246,13 @@ class Pipeline:
                 case Revoked(partitions, done_now, reply):
                     await self._revoke(partitions, done_now, reply)
                 case Lost(partitions):
+                    # Kafka took them without a revocation (the member fell out of the group):
+                    # what was done since the last commit is delivered again by the next owner.
+                    log.warning(
+                        "%d partitions lost without a hand-over",
+                        len(partitions),
+                        extra={"vendor": self.name, "event": "partitions_lost"},
+                    )
                     self._partitions.give_up(partitions)
                     self._publish_paused()
                 case Committed(commits):
