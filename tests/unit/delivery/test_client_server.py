@@ -31,6 +31,9 @@ class Landing:
         self.landing_hits.append(dict(request.headers))
         return web.Response(text="<html>welcome</html>")
 
+    async def ok(self, request: web.Request) -> web.Response:
+        return web.Response(status=200, text='{"status": 422}')
+
     async def created(self, request: web.Request) -> web.Response:
         return web.Response(status=201, text="{}")
 
@@ -52,6 +55,7 @@ async def server() -> AsyncIterator[tuple[str, Landing]]:
     app.router.add_route("*", "/landing", landing.landing)
     app.router.add_post("/huge", landing.huge)
     app.router.add_post("/created", landing.created)
+    app.router.add_post("/ok", landing.ok)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -109,3 +113,21 @@ async def test_a_2xx_the_vendor_does_not_call_success_is_a_refusal(
     with pytest.raises(RejectedDeliveryError, match="not a success status") as raised:
         await send(f"{base}/created")
     assert raised.value.status == 201
+
+
+class ReportsItsOwnStatus(AcceptAll):
+    """A vendor whose 2xx body carries a status of its own (Qubit: {"status": 503, ...})."""
+
+    def read_reply(self, body: bytes, items: Sequence[Item]) -> list[ItemResult]:
+        raise RejectedDeliveryError("reply without results", status=422)
+
+
+async def test_a_status_the_vendor_reports_in_its_body_is_not_overwritten_by_the_http_200(
+    server: tuple[str, Landing],
+) -> None:
+    base, _ = server
+    vendor = cast(Vendor[Any], ReportsItsOwnStatus())
+    async with VendorClient(vendor, 5, Metrics(CollectorRegistry())) as client:
+        with pytest.raises(RejectedDeliveryError) as raised:
+            await client.send(request(f"{base}/ok"), [{"event": 1}])
+    assert raised.value.status == 422
