@@ -54,7 +54,11 @@ class Chromium:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._waiters: list[tuple[str, asyncio.Future[dict[str, Any]]]] = []
-        self._profile = tempfile.TemporaryDirectory(prefix="bridge-chromium-")
+        # Chromium's helper processes can still be writing to the profile for a moment after
+        # the browser exits; a leftover temporary profile is not a test failure.
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="bridge-chromium-", ignore_cleanup_errors=True
+        )
         self._process: asyncio.subprocess.Process | None = None
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
