@@ -82,7 +82,7 @@ async def test_a_revocation_never_commits_past_the_done_prefix(
 ) -> None:
     topic = unique("views")
     kafka.create_topics({topic: PARTITIONS})
-    produce(kafka, topic, views(400, PARTITIONS, ""))  # type: ignore[arg-type]
+    produce(kafka, topic, views(400, PARTITIONS, ""))
     async with Sandbox() as sandbox:
         # Slower than the revocation wait: records are still in flight when it runs out.
         sandbox.set_faults("quicklizard", latency_ms=1500)
@@ -94,7 +94,7 @@ async def test_a_revocation_never_commits_past_the_done_prefix(
             batch={"max_events": 5, "linger_ms": 0},
         )
         config = make_config(
-            kafka,  # type: ignore[arg-type]
+            kafka,
             {"quicklizard": block},
             views=topic,
             revoke_timeout_s=0.3,
@@ -114,7 +114,7 @@ async def test_a_revocation_never_commits_past_the_done_prefix(
                 while loop.time() < until:
                     offsets = await asyncio.to_thread(
                         committed,
-                        kafka,  # type: ignore[arg-type]
+                        kafka,
                         group,
                         topic,
                         PARTITIONS,

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
@@ -17,8 +17,16 @@ from bridge.app import run
 from bridge.config import Config, validate_config
 from bridge.events import EventType, load_schema
 from bridge.kafka.avro import AvroEncoder
-from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker
+from bridge.tools.localbroker import CONSUMER_PROPERTIES
 from bridge.tools.sandbox_settings import sandbox_settings
+
+
+class Broker(Protocol):
+    """What the helpers need of a broker: Tansu's `LocalBroker` and `ApacheKafka` both have it."""
+
+    @property
+    def bootstrap(self) -> str: ...
+
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -40,12 +48,12 @@ def vendor_block(name: str, base_url: str, secrets_dir: Path, **overrides: Any) 
     return {"base_url": base_url, "settings": settings, **overrides}
 
 
-def make_config(broker: LocalBroker, vendors: dict[str, dict[str, Any]], **kwargs: Any) -> Config:
+def make_config(broker: Broker, vendors: dict[str, dict[str, Any]], **kwargs: Any) -> Config:
     return validate_config(config_dict(broker, vendors, **kwargs))
 
 
 def config_dict(
-    broker: LocalBroker,
+    broker: Broker,
     vendors: dict[str, dict[str, Any]],
     *,
     orders: str | dict[str, Any] = "orders",
@@ -107,7 +115,7 @@ def encoder(event_type: EventType) -> AvroEncoder:
 
 
 def produce(
-    broker: LocalBroker,
+    broker: Broker,
     topic: str,
     records: Iterable[tuple[int, bytes | None, bytes | None]],
 ) -> dict[int, int]:
@@ -122,9 +130,7 @@ def produce(
     return counts
 
 
-def read_topic(
-    broker: LocalBroker, topic: str, expected: int, timeout_s: float = 30
-) -> list[Message]:
+def read_topic(broker: Broker, topic: str, expected: int, timeout_s: float = 30) -> list[Message]:
     """Read `expected` records from the start of `topic` (fewer if the timeout passes)."""
     consumer = Consumer(
         {
@@ -148,7 +154,7 @@ def read_topic(
     return found
 
 
-def committed(broker: LocalBroker, group: str, topic: str, partitions: int) -> dict[int, int]:
+def committed(broker: Broker, group: str, topic: str, partitions: int) -> dict[int, int]:
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
     try:
         result = consumer.committed(
