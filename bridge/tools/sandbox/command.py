@@ -22,6 +22,12 @@ ALL = "all"
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 _NONE = frozenset({"none", "null", ""})
+_WHOLE_OR_NONE = {
+    "status_override": "an HTTP status",
+    "capacity_knee": "a whole number",
+    "capacity_ceiling": "a whole number",
+}
+"""Fields that hold a whole number or nothing: parsed as int, since `Faults` refuses 16.0."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +47,14 @@ def _parse_value(field: str, raw: str) -> Any:
         if text in _FALSE:
             return False
         raise ValueError(f"outage takes true or false, not {raw!r}")
-    if field == "status_override":
+    if field in _WHOLE_OR_NONE:
         if text in _NONE:
             return None
         try:
             return int(text)
         except ValueError:
-            raise ValueError(f"status_override takes an HTTP status or none, not {raw!r}") from None
+            kind = _WHOLE_OR_NONE[field]
+            raise ValueError(f"{field} takes {kind} or none, not {raw!r}") from None
     try:
         return float(text)
     except ValueError:

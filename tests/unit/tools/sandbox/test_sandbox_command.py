@@ -58,6 +58,20 @@ def test_faults_are_parsed_and_applied_in_order() -> None:
     assert set(faults) == set(VENDORS)
 
 
+def test_hidden_capacity_is_parsed_as_whole_numbers() -> None:
+    args = parse(
+        "--fault",
+        "esputnik:capacity_knee=16",
+        "--fault",
+        "esputnik:capacity_ceiling=32",
+        "--fault",
+        "esputnik:knee_latency_ms=2",
+    )
+    faults = faults_from_settings(args.fault)
+    assert faults["esputnik"] == Faults(capacity_knee=16, capacity_ceiling=32, knee_latency_ms=2)
+    assert parse("--fault", "esputnik:capacity_knee=none").fault[0].value is None
+
+
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
@@ -68,6 +82,7 @@ def test_faults_are_parsed_and_applied_in_order() -> None:
         ("qubit:error_rate=lots", "error_rate takes a number"),
         ("qubit:error_rate=3", "error_rate must be a fraction between 0 and 1"),
         ("qubit:status_override=ok", "status_override takes an HTTP status or none"),
+        ("esputnik:capacity_knee=1.5", "capacity_knee takes a whole number or none"),
     ],
 )
 def test_bad_fault_names_the_flag(
