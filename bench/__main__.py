@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import throughput
+from bench import latency, throughput
 from bench.common import PARTITIONS, bridge_config, bridge_rate, produce_views, start_endpoint
 from bench.table import Row, print_table, write_json
 from bridge.tools.localbroker import LocalBroker
@@ -36,9 +36,14 @@ async def _one_per_event(broker: LocalBroker, secrets: Path, args: argparse.Name
     return await throughput.one_per_event(broker, secrets, args.requests)
 
 
+async def _latency(broker: LocalBroker, secrets: Path, args: argparse.Namespace) -> list[Row]:
+    return await latency.latency(broker, secrets, args.records, args.latency_seconds)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "batching": _batching,
     "one-per-event": _one_per_event,
+    "latency": _latency,
 }
 
 
@@ -55,6 +60,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--latency-seconds", type=float, default=10)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS))
