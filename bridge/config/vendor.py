@@ -16,7 +16,12 @@ from bridge.config.strict import StrictModel
 class BatchSettings(StrictModel):
     max_events: int = Field(default=100, ge=1)
     max_bytes: int = Field(default=1_000_000, ge=1_000)
-    linger_ms: float = Field(default=50, ge=0)
+    linger_ms: float = Field(default=20, ge=0)
+    """How long the oldest ready record may wait for a fuller batch; a full batch goes at once.
+    It saves requests while records come slower than a batch per linger: at 1,000 records/s,
+    20 ms sent about 30 requests a second where 0 sent 80 to 160 (issue 16's latency bench);
+    50 ms halves that again for up to 30 ms more on every record. Faster streams fill their
+    batches before it ends."""
 
 
 class RetrySettings(StrictModel):

@@ -5,13 +5,14 @@ that key's lane; when the earlier one is done, the next of its lane becomes read
 event never overtakes an earlier one's retries. Records without a key, or with
 ``ordering: none``, are ready at once.
 
-`ReadyQueue.take` gives a worker its next batch: up to `max_events` ready records, waiting at
-most `linger_s` after the oldest ready record arrived for a fuller batch.
+`ReadyQueue.take` gives a worker its next batch: up to `max_events` ready records, as soon as
+that many are ready, else once the oldest ready record has waited `linger_s` for a fuller batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 
@@ -19,36 +20,43 @@ from bridge.records import Record
 
 
 class ReadyQueue:
-    def __init__(self) -> None:
+    def __init__(self, max_events: int = 1, linger_s: float = 0) -> None:
+        self._max_events = max_events
+        self._linger_s = linger_s
         self._records: deque[Record] = deque()
         self._since = 0.0
         self._has_records = asyncio.Event()
+        self._full = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._records)
 
     def put(self, record: Record) -> None:
-        if not self._records:
+        records = self._records
+        if not records:
             self._since = time.monotonic()
-        self._records.append(record)
+        records.append(record)
         self._has_records.set()
+        if len(records) >= self._max_events:
+            self._full.set()
 
-    async def take(self, max_events: int, linger_s: float) -> list[Record]:
+    async def take(self) -> list[Record]:
         """The next batch (never empty)."""
+        records = self._records
         while True:
-            while not self._records:
+            while not records:
                 self._has_records.clear()
                 await self._has_records.wait()
-            if linger_s and len(self._records) < max_events:
-                # Wait for a fuller batch, but never keep the oldest record past the linger.
-                wait = linger_s - (time.monotonic() - self._since)
-                if wait > 0:
-                    await asyncio.sleep(wait)
-            records = self._records
-            # What is left arrived before now: it keeps the older start, and goes sooner.
-            batch = [records.popleft() for _ in range(min(max_events, len(records)))]
-            if batch:
-                return batch
+            wait = self._since + self._linger_s - time.monotonic()
+            if wait <= 0 or len(records) >= self._max_events:
+                # What is left arrived before now: it keeps the older start, and goes sooner.
+                return [records.popleft() for _ in range(min(self._max_events, len(records)))]
+            # Wait for a fuller batch, but never keep the oldest record past the linger, nor a
+            # full batch at all. Then look again: another worker may have taken what woke us.
+            self._full.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._full.wait()
 
 
 class KeyLanes:

@@ -72,7 +72,11 @@ class Pipeline:
         self._metrics = metrics
         self._intake = Intake(config, vendor, metrics)
         self._partitions = Partitions(self.name, metrics)
-        self._ready = ReadyQueue()
+        batches = vendor.batches
+        self._ready = ReadyQueue(
+            self._vc.batch.max_events if batches else 1,
+            self._vc.batch.linger_ms / 1000 if batches else 0,
+        )
         self._lanes = KeyLanes(self._vc.ordering == "key", self._ready)
         self._flow = FlowControl(self._vc, self._set_fetching)
         self._circuit = Circuit(
@@ -317,12 +321,10 @@ class Pipeline:
     async def _work(
         self, sender: Sender, settlement: Settlement, adaptive: AdaptiveConcurrency | None
     ) -> None:
-        max_events = self._vc.batch.max_events if self.vendor.batches else 1
-        linger = self._vc.batch.linger_ms / 1000 if self.vendor.batches else 0
         while True:
             if adaptive is not None:
                 await adaptive.wait_for_room()
-            batch = await self._ready.take(max_events, linger)
+            batch = await self._ready.take()
             live = []
             for record in batch:
                 if record.tracker.fenced:
