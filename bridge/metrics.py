@@ -12,6 +12,10 @@ the mapping reason or ``no_consent``), ``dead_lettered`` (reason = decode reason
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter as Tally
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from bridge import __version__
@@ -190,3 +194,18 @@ class Metrics:
     def set_circuit(self, vendor: str, state: CircuitState) -> None:
         for candidate in CircuitState:
             self.circuit_state.labels(vendor, candidate).set(1 if candidate == state else 0)
+
+
+def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
+    """`histogram.observe(value)` for each of `values` (a labelled child), taking each bucket's
+    lock once per call rather than once per value: settlement observes a whole batch at once.
+
+    prometheus-client has no bulk observation, so this writes what `observe` writes (its
+    per-bucket counts and sum); `test_observe_many_equals_observe_one_by_one` holds it to that.
+    """
+    if not values:
+        return
+    bounds = histogram._upper_bounds
+    for bucket, count in Tally(bisect_left(bounds, value) for value in values).items():
+        histogram._buckets[bucket].inc(count)
+    histogram._sum.inc(sum(values))

@@ -7,6 +7,7 @@ sent) and the pipeline that joins them. Its partition's offset tracker is seen o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,7 +34,7 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]]
+    headers: Sequence[tuple[str, bytes]]
     size: int
     event_type: EventType | None = None
     event: dict[str, Any] | None = None

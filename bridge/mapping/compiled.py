@@ -4,7 +4,7 @@ parsing anything, and the reads it makes from the source (`Use`), for check-conf
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,7 @@ class Context:
 
     __slots__ = ("_headers", "key", "raw_headers", "root")
 
-    def __init__(self, root: Any, key: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+    def __init__(self, root: Any, key: bytes | None, headers: Sequence[tuple[str, bytes]]) -> None:
         self.root = root
         self.key = key
         self.raw_headers = headers
@@ -57,10 +57,13 @@ class SourceMapping:
     uses: list[Use] = field(default_factory=list)
 
     def apply(
-        self, record: Any, key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None
+        self,
+        record: Any,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> dict[str, Any]:
         """The event for `record`; raises `SourceMappingError`."""
         if not isinstance(record, dict):
             raise SourceMappingError("(record)", "(value)", "wrong_type", "not an object")
-        event: dict[str, Any] = self.event(record, Context(record, key, headers or []))
+        event: dict[str, Any] = self.event(record, Context(record, key, headers or ()))
         return event

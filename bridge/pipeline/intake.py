@@ -37,6 +37,7 @@ from bridge.errors import DecodeError, MappingError
 from bridge.events import EventType
 from bridge.kafka.avro import AvroDecoder, SchemaMissingError
 from bridge.kafka.formats import JsonDecoder, decoder_for
+from bridge.kafka.offsets import PartitionOffsets
 from bridge.kafka.registry import Registry, RegistryUnavailableError
 from bridge.mapping import SourceMapping, SourceMappingError
 from bridge.metrics import Metrics
@@ -116,33 +117,42 @@ class Intake:
         return self._by_topic[topic]
 
     async def take(self, messages: list[Message], partitions: Partitions) -> Admitted:
-        # The hot path: per record, only what must be per record.
+        # The hot path: per record, only what must be per record. A fetch holds runs of
+        # records of one partition, so its tracker and source are looked up once per run.
         intake = Admitted()
         consumed: dict[str, int] = {}
         now = time.monotonic()
+        where: tuple[str, int] | None = None
+        tracker: PartitionOffsets | None = None
+        source: Source | None = None
+        size = largest = 0
         for message in messages:
             topic, partition = cast(str, message.topic()), cast(int, message.partition())
-            tracker = partitions.get(topic, partition)
+            if where != (topic, partition):
+                where = (topic, partition)
+                tracker = partitions.get(topic, partition)
+                source = self.source(topic)
+                if tracker is not None:
+                    consumed.setdefault(topic, 0)
             if tracker is None:
                 continue  # lost before we got to it; the next owner has it
             value = message.value()
+            offset = cast(int, message.offset())
             record = Record(
-                tracker=tracker,
-                topic=topic,
-                partition=partition,
-                offset=cast(int, message.offset()),
-                key=message.key(),
-                value=value,
-                headers=cast(list[tuple[str, bytes]], message.headers() or []),
-                size=len(value) if value else 0,
+                tracker,
+                topic,
+                partition,
+                offset,
+                message.key(),
+                value,
+                cast(list[tuple[str, bytes]], message.headers()) or (),
+                len(value) if value else 0,
             )
-            tracker.add(record.offset, now)
-            intake.taken += 1
-            intake.size += record.size
-            if record.size > intake.largest:
-                intake.largest = record.size
-            consumed[topic] = consumed.get(topic, 0) + 1
-            source = self.source(topic)
+            tracker.add(offset, now)
+            consumed[topic] += 1
+            size += record.size
+            if record.size > largest:
+                largest = record.size
             if source is None:  # cannot happen: the consumer subscribes to our topics only
                 intake.dead.append((record, "decode", "no source topic matches", "no_source"))
                 continue
@@ -157,7 +167,9 @@ class Intake:
                 intake.dead.append((record, "decode", str(exc), exc.reason))
                 continue
             self._map_and_route(record, source, decoded, intake)
+        intake.size, intake.largest = size, largest
         for topic, count in consumed.items():
+            intake.taken += count
             counter = self._m_consumed.get(topic)
             if counter is None:
                 counter = self._m_consumed[topic] = self._metrics.records_consumed.labels(

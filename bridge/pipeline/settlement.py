@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from bridge.delivery.sender import Sent
 from bridge.kafka.deadletter import DeadLetterWriter
 from bridge.kafka.outcomes import OutcomeWriter
-from bridge.metrics import Metrics
+from bridge.metrics import Metrics, observe_many
 from bridge.pipeline.flow import FlowControl
 from bridge.pipeline.lanes import KeyLanes
 from bridge.pipeline.tasks import Tasks
@@ -71,11 +71,15 @@ class Settlement:
         records = _claim(records)
         self._m_delivered.inc(len(records))
         now_ms = time.time() * 1000
-        for record in records:
-            if record.event is not None:
-                occurred_ms = record.event.get("occurred_at")
-                if isinstance(occurred_ms, int):
-                    self._m_e2e.observe(max(0.0, now_ms - occurred_ms) / 1000)
+        observe_many(
+            self._m_e2e,
+            [
+                max(0.0, now_ms - occurred_ms) / 1000
+                for record in records
+                if record.event is not None
+                and isinstance(occurred_ms := record.event.get("occurred_at"), int)
+            ],
+        )
         if self._outcomes is None:
             self._release(records, ack=True)  # the hot path: one pass, one flow update
             return
@@ -163,10 +167,11 @@ class Settlement:
 
     def _release(self, records: Sequence[Record], ack: bool) -> None:
         size = 0
+        release = self._lanes.release
         for record in records:
             if ack:
                 record.tracker.ack(record.offset)
-            self._lanes.release(record)
+            release(record)
             size += record.size
         if records:
             self._flow.released(len(records), size)

@@ -46,8 +46,8 @@ from bridge.vendors.base import (
     ItemResult,
     Vendor,
     VendorSettings,
+    is_absent,
     money,
-    omit_absent,
     post_json,
     required_text,
     unsupported_event_type,
@@ -71,6 +71,10 @@ class QuickLizard(Vendor[QuickLizardSettings]):
     default_base_url: ClassVar[str] = "https://evt.quicklizard.com"
     settings_model: ClassVar[type[VendorSettings]] = QuickLizardSettings
 
+    def __init__(self, settings: QuickLizardSettings, base_url: str) -> None:
+        super().__init__(settings, base_url)
+        self._client_key = settings.client_key.get_secret_value()
+
     def map(self, event_type: EventType, event: Event) -> list[Item]:
         vid = event["vendor_ids"].get("quicklizard") or event["visitor_id"]
         if event_type is EventType.PRODUCT_VIEW:
@@ -92,13 +96,18 @@ class QuickLizard(Vendor[QuickLizardSettings]):
     def _event(
         self, name: str, product_id: str, price: float, vid: str | None, url: str | None = None
     ) -> Item:
-        return {
-            "client_key": self.settings.client_key.get_secret_value(),
+        # Built field by field rather than through `omit_absent`: it runs once per event.
+        item: Item = {
+            "client_key": self._client_key,
             "price": money(price),
             "product_id": product_id,
             "event": name,
-            **omit_absent({"permalink": url, "vid": vid}),
         }
+        if url is not None:  # `map` passed it through `required_text`: never blank
+            item["permalink"] = url
+        if not is_absent(vid):
+            item["vid"] = vid
+        return item
 
     def build_request(self, items: Sequence[Item]) -> HttpRequest:
         return post_json(
@@ -108,6 +117,8 @@ class QuickLizard(Vendor[QuickLizardSettings]):
         )
 
     def read_reply(self, body: bytes, items: Sequence[Item]) -> list[ItemResult]:
+        if _echoes_all(body, items):
+            return [ACCEPTED] * len(items)
         try:
             reply = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -119,8 +130,8 @@ class QuickLizard(Vendor[QuickLizardSettings]):
             return [unreadable] * len(items)
         errors = _entries(reply, "errors") or []
         if not failed and not errors and orjson.dumps(processed) == orjson.dumps(list(items)):
-            # The common case, everything echoed as sent, compared as JSON text in C (which
-            # keeps 1, 1.0 and true apart); anything else is matched event by event.
+            # Everything echoed as sent, in another layout than `_echoes_all` expects: compared
+            # as JSON text in C (which keeps 1, 1.0 and true apart).
             return [ACCEPTED] * len(items)
         return self._attribute(processed, failed, errors, [_json_key(item) for item in items])
 
@@ -183,6 +194,23 @@ class QuickLizard(Vendor[QuickLizardSettings]):
         text = reply if isinstance(reply, str) else orjson.dumps(_masked(reply)).decode()
         key = self.settings.client_key.get_secret_value()
         return vendor_text(f"{what}: {text.replace(key, MASK) if key else text}")
+
+
+_ECHO_HEAD = b'{"processed":'
+_ECHO_TAIL = b',"failed":[],"errors":[]}'
+
+
+def _echoes_all(body: bytes, items: Sequence[Item]) -> bool:
+    """True when `body` is the reply that processed every event as sent, written compactly in
+    the document's field order: then the events are compared as bytes, without parsing the
+    reply (which would build every echoed event as a Python object). Any other reply is
+    parsed and read event by event."""
+    end = len(body) - len(_ECHO_TAIL)
+    return (
+        body.startswith(_ECHO_HEAD)
+        and body.endswith(_ECHO_TAIL)
+        and memoryview(body)[len(_ECHO_HEAD) : end] == orjson.dumps(list(items))
+    )
 
 
 def _entries(reply: Any, name: str) -> list[Any] | None:

@@ -130,6 +130,20 @@ def test_document_reply_with_everything_processed_accepts_all(ql: Vendor[Any]) -
     assert ql.read_reply(_reply(processed=items), items) == [ACCEPTED, ACCEPTED]
 
 
+def test_processed_echoed_with_other_spacing_accepts_all(ql: Vendor[Any]) -> None:
+    items = _items("a", "b")
+    body = orjson.dumps({"errors": [], "processed": items}, option=orjson.OPT_INDENT_2)
+    assert ql.read_reply(body, items) == [ACCEPTED, ACCEPTED]
+
+
+def test_compact_echo_of_other_events_fails_them(ql: Vendor[Any]) -> None:
+    items = _items("a", "b")
+    assert [result.ok for result in ql.read_reply(_reply(processed=_items("a", "c")), items)] == [
+        True,
+        False,
+    ]
+
+
 def test_processed_echoed_in_another_order_accepts_all(ql: Vendor[Any]) -> None:
     items = _items("a", "b")
     assert ql.read_reply(_reply(processed=items[::-1]), items) == [ACCEPTED, ACCEPTED]
