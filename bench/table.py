@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import statistics
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 
@@ -41,3 +42,25 @@ def print_table(rows: list[Row]) -> None:
 
 def write_json(rows: list[Row], path: Path) -> None:
     path.write_text(json.dumps([{**asdict(row), "verdict": row.verdict} for row in rows], indent=1))
+
+
+def median_rows(runs: list[list[Row]]) -> list[Row]:
+    """One row per (scenario, measure) of `runs`, in the first run's order: the median of its
+    values and the median of its ratios (each ratio measured side by side within its run)."""
+    if len(runs) == 1:
+        return runs[0]
+    grouped: dict[tuple[str, str], list[Row]] = {}
+    for rows in runs:
+        for row in rows:
+            grouped.setdefault((row.scenario, row.measure), []).append(row)
+    return [
+        replace(
+            rows[0],
+            scenario=f"{rows[0].scenario} (median of {len(rows)} runs)",
+            value=statistics.median(row.value for row in rows),
+            ratio=None
+            if rows[0].ratio is None
+            else statistics.median(row.ratio for row in rows if row.ratio is not None),
+        )
+        for rows in grouped.values()
+    ]
