@@ -8,12 +8,20 @@ In the spirit of Vector's Adaptive Request Concurrency (AIMD), for ``concurrency
   - if a request was answered 429 or 503, or failed without an answer (a timeout, a reset),
     the limit is multiplied by `DECREASE_RATIO` (never below 1);
   - else if the period's mean round-trip time rose past the moving baseline (an EWMA of past
-    periods) by more than `DEVIATION_SCALE` of its deviation (and at least `MIN_RISE` of it),
-    the limit decreases the same way: the vendor is queueing our requests;
+    periods' means) by more than `DEVIATION_SCALE` standard errors of that mean (and at least
+    `MIN_RISE` of the baseline), the limit decreases the same way: the vendor is queueing our
+    requests;
   - else, if the limit was reached during the period (it was what held requests back), it grows
     by one, up to `max_concurrency`.
 - A ``Retry-After`` on a 429/503 holds every new request until it has passed, not only the
   retry of the request that got it.
+
+Why the standard error of the period's own round trips, rather than Vector's deviation of the
+baseline: a vendor whose latency grows a little with every request in flight past its capacity
+raises the round trip a step at a time as the limit grows, and an EWMA's deviation follows
+such a ramp as closely as its mean does, so the rise never stands out and the limit climbs
+until the vendor throttles. The spread of one period's replies measures only the noise, so
+each step past the capacity is seen.
 
 Only replies feed the baseline: a round trip cut short by an error says nothing of the
 vendor's queue.
@@ -31,40 +39,33 @@ DECREASE_RATIO = 0.9
 EWMA_ALPHA = 0.4
 """Weight of the newest period in the round-trip baseline."""
 DEVIATION_SCALE = 2.5
-"""How many deviations of the baseline a period's mean may rise before it counts as rising."""
+"""How many standard errors of its mean a period may rise past the baseline before it counts
+as rising."""
 MIN_RISE = 0.05
 """A rise smaller than this share of the baseline never counts (loopback's jitter is tiny)."""
 BACKPRESSURE_STATUSES = frozenset({429, 503})
 
 
 class Ewma:
-    """An exponentially weighted mean and deviation."""
+    """An exponentially weighted mean."""
 
-    __slots__ = ("_alpha", "_seen", "mean", "variance")
+    __slots__ = ("_alpha", "_seen", "mean")
 
     def __init__(self, alpha: float) -> None:
         self._alpha = alpha
         self._seen = False
         self.mean = 0.0
-        self.variance = 0.0
 
     def update(self, value: float) -> None:
         if not self._seen:
             self._seen = True
             self.mean = value
             return
-        difference = value - self.mean
-        increment = self._alpha * difference
-        self.mean += increment
-        self.variance = (1 - self._alpha) * (self.variance + difference * increment)
+        self.mean += self._alpha * (value - self.mean)
 
     @property
     def seen(self) -> bool:
         return self._seen
-
-    @property
-    def deviation(self) -> float:
-        return math.sqrt(self.variance)
 
 
 class AdaptiveConcurrency:
@@ -87,6 +88,7 @@ class AdaptiveConcurrency:
         self._resume_at = 0.0
         self._period_start = clock()
         self._period_rtt = 0.0
+        self._period_squares = 0.0
         self._period_replies = 0
         self._period_backpressure = False
         self._period_reached = False
@@ -131,6 +133,7 @@ class AdaptiveConcurrency:
                 self._resume_at = max(self._resume_at, self._clock() + retry_after)
         else:
             self._period_rtt += rtt
+            self._period_squares += rtt * rtt
             self._period_replies += 1
         self._end_period_if_due()
         self._wake()
@@ -151,9 +154,12 @@ class AdaptiveConcurrency:
         if self._period_backpressure:
             limit = max(1, math.floor(limit * DECREASE_RATIO))
         else:
-            mean = self._period_rtt / self._period_replies
+            replies = self._period_replies
+            mean = self._period_rtt / replies
+            spread = max(0.0, self._period_squares / replies - mean * mean)
+            standard_error = math.sqrt(spread / (replies - 1)) if replies > 1 else 0.0
             baseline = self._baseline
-            threshold = max(DEVIATION_SCALE * baseline.deviation, MIN_RISE * baseline.mean)
+            threshold = max(DEVIATION_SCALE * standard_error, MIN_RISE * baseline.mean)
             if baseline.seen and mean > baseline.mean + threshold:
                 limit = max(1, math.floor(limit * DECREASE_RATIO))
             elif self._period_reached:
@@ -161,6 +167,7 @@ class AdaptiveConcurrency:
             baseline.update(mean)
         self._period_start = now
         self._period_rtt = 0.0
+        self._period_squares = 0.0
         self._period_replies = 0
         self._period_backpressure = False
         self._period_reached = self.in_flight >= limit

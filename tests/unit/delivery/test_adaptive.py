@@ -17,14 +17,20 @@ class Clock:
         return self.now
 
 
-async def _round(limiter: AdaptiveConcurrency, clock: Clock, rtt: float, status: int = 200) -> None:
-    """Fill the limit, let one round trip pass, answer every request."""
+async def _round(
+    limiter: AdaptiveConcurrency, clock: Clock, rtts: float | list[float], status: int = 200
+) -> None:
+    """Fill the limit and answer every request with these round trips (cycled through when
+    the limit is larger). All but the last are answered at once and the last when the longest
+    round trip has passed, so that a period holds exactly the replies of one round."""
+    rtts = rtts if isinstance(rtts, list) else [rtts]
     taken = limiter.limit
     for _ in range(taken):
         await limiter.acquire()
-    clock.now += rtt
-    for _ in range(taken):
-        limiter.release(rtt, status)
+    for i in range(taken - 1):
+        limiter.release(rtts[i % len(rtts)], status)
+    clock.now += max(rtts)
+    limiter.release(rtts[(taken - 1) % len(rtts)], status)
 
 
 async def test_starts_at_one_and_grows_by_one_per_round_trip_while_the_limit_holds() -> None:
@@ -64,11 +70,8 @@ async def test_rising_round_trips_decrease_the_limit() -> None:
     for _ in range(20):
         await _round(limiter, clock, 0.015625)
     assert limiter.limit == 21
-    # Twice the baseline: the vendor queues. (A reply counts in the period it arrives in,
-    # so the first slow round still ends a period of mostly fast replies.)
-    await _round(limiter, clock, 0.03125)
-    await _round(limiter, clock, 0.03125)
-    assert limiter.limit == int(22 * DECREASE_RATIO)
+    await _round(limiter, clock, 0.03125)  # twice the baseline: the vendor queues
+    assert limiter.limit == int(21 * DECREASE_RATIO)
 
 
 async def test_jitter_within_the_threshold_does_not_decrease() -> None:
@@ -79,6 +82,42 @@ async def test_jitter_within_the_threshold_does_not_decrease() -> None:
     before = limiter.limit
     await _round(limiter, clock, 0.015625 * 1.02)
     assert limiter.limit == before + 1
+
+
+async def test_a_vendor_slowing_a_step_per_request_past_its_capacity_is_found() -> None:
+    """Past 16 in flight each request adds 2 ms to 32 ms (about 6%, like the benchmark's hidden
+    capacity): the rise comes a step at a time as the limit grows, and each step is seen, so
+    the limit saws around 16 rather than climbing to where the vendor throttles."""
+    clock = Clock()
+    limiter = AdaptiveConcurrency(64, clock=clock)
+    seen = []
+    for _ in range(200):
+        rtt = 0.032 + 0.002 * max(0, limiter.limit - 16)
+        await _round(limiter, clock, [rtt - 0.0005, rtt, rtt + 0.0005])
+        seen.append(limiter.limit)
+    assert min(seen[50:]) >= 14
+    assert max(seen) <= 20
+
+
+async def test_a_rise_within_the_noise_of_a_period_does_not_decrease() -> None:
+    clock = Clock()
+    limiter = AdaptiveConcurrency(50, clock=clock)
+    for _ in range(10):
+        await _round(limiter, clock, [0.0625])
+    before = limiter.limit
+    # 10% slower on average, but the replies spread from 1/4 to 3/2 of the baseline.
+    await _round(limiter, clock, [0.015625, 0.125, 0.0625, 0.0625, 0.078125])
+    assert limiter.limit == before + 1
+
+
+async def test_the_same_rise_with_tight_replies_decreases() -> None:
+    clock = Clock()
+    limiter = AdaptiveConcurrency(50, clock=clock)
+    for _ in range(10):
+        await _round(limiter, clock, [0.0625])
+    before = limiter.limit
+    await _round(limiter, clock, [0.0673828125, 0.0703125, 0.0712890625])
+    assert limiter.limit == int(before * DECREASE_RATIO)
 
 
 @pytest.mark.parametrize("status", [429, 503])
