@@ -1,0 +1,181 @@
+"""Adaptive concurrency against a sweep of fixed settings, side by side in one run.
+
+One request per event (eSputnik shape), where concurrency decides the rate. The vendor is the
+sandbox's eSputnik stand-in in its own process (``python -m bridge.tools.sandbox``), so its
+work does not share the bridge's event loop; it counts the 429s it answers.
+
+- Hidden capacity: 30 ms per request, and each request in flight beyond 16 adds 2 ms to the
+  latency of a request arriving then; from 32 in flight a request is answered 429 at once
+  (``Retry-After: 1``). Past the knee the rate barely changes (16 / 30 ms against
+  31 / 60 ms), so the best fixed setting is anywhere from 16 to 31 and a little noise decides
+  it, while 64 hits the ceiling. Targets: adaptive >= 0.90 of the best fixed setting, and at
+  most 1% of its requests answered 429.
+- Fast vendor: 2 ms, no hidden capacity; the rate is bounded by the two processes' CPU.
+  Target: adaptive >= 0.95 of the best fixed setting.
+
+Every setting delivers the same records from the same topic, each run with its own consumer
+group (``--adaptive-records`` of them against the hidden capacity, five times as many to the
+fast vendor, which takes them about ten times as fast). Concurrency 1 is left out of the
+sweep: it is never the best and takes longest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from confluent_kafka import Producer
+
+from bench.common import PARTITIONS, SCHEMAS, bridge_config, bridge_rate
+from bench.table import Row
+from bridge.events import EventType, load_schema
+from bridge.kafka.avro import AvroEncoder
+from bridge.tools.localbroker import LocalBroker, free_port
+from bridge.tools.sample import SampleEvents
+
+SWEEP = (4, 8, 16, 24, 32, 64)
+MAX_CONCURRENCY = 64
+"""Adaptive's bound: the config's default, twice the hidden ceiling."""
+VENDOR = "esputnik"
+KEY = "bench-key"
+"""What `bridge_config` writes as the API key; the sandbox is told to expect it."""
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """What the stand-in is started with, as ``--fault`` settings."""
+
+    name: str
+    description: str
+    faults: dict[str, float | int]
+
+
+HIDDEN_CAPACITY = Vendor(
+    "hidden-capacity",
+    "hidden capacity (30 ms, knee 16 +2 ms each, 429 from 32)",
+    {"latency_ms": 30, "capacity_knee": 16, "knee_latency_ms": 2, "capacity_ceiling": 32},
+)
+FAST = Vendor("fast", "fast vendor (2 ms, no hidden capacity)", {"latency_ms": 2})
+
+
+class Sandbox:
+    """The sandbox in its own process, and its count of requests by status."""
+
+    def __init__(self, vendor: Vendor) -> None:
+        self.port = free_port()
+        faults = [f"--fault={VENDOR}:{name}={value}" for name, value in vendor.faults.items()]
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bridge.tools.sandbox",
+                f"--port={self.port}",
+                "--keep=0",
+                *faults,
+            ],
+            env={**os.environ, "SANDBOX_ESPUTNIK_API_KEY": KEY},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # a line per request: the rows say what matters
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> Sandbox:
+        self._session = aiohttp.ClientSession()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                async with self._session.get(f"{self.base}/_health") as reply:
+                    if reply.status == 200:
+                        return self
+            except aiohttp.ClientError:
+                if time.monotonic() > deadline or self._process.poll() is not None:
+                    await self.__aexit__()
+                    raise RuntimeError("the sandbox did not start") from None
+            await asyncio.sleep(0.1)
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._session.close()
+        self._process.terminate()
+        self._process.wait(10)
+
+    async def statuses(self) -> dict[str, int]:
+        """Requests answered by status since the last call (each call clears the counts)."""
+        async with self._session.get(f"{self.base}/_stats") as reply:
+            stats: dict[str, Any] = await reply.json()
+        async with self._session.delete(f"{self.base}/_received/{VENDOR}"):
+            pass
+        by_status: dict[str, int] = stats[VENDOR]["by_status"]
+        return by_status
+
+
+def _produce_deliverable_views(broker: LocalBroker, topic: str, count: int) -> None:
+    """Like `produce_views`, without the customer block: the sample's customers include
+    malformed emails on purpose, which the stand-in refuses (a record the run cannot count)."""
+    events = SampleEvents(seed=1)
+    encoder = AvroEncoder(load_schema(SCHEMAS, EventType.PRODUCT_VIEW))
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20})
+    for i in range(count):
+        event = {**events.product_view(), "customer": None, "vendor_ids": {VENDOR: f"es-{i}"}}
+        producer.produce(topic, key=f"k{i}".encode(), value=encoder.encode(event))
+    producer.flush(60)
+
+
+async def _sweep(
+    broker: LocalBroker, secrets: Path, topic: str, vendor: Vendor, records: int
+) -> tuple[dict[int, float], float, dict[str, int]]:
+    """Each fixed setting's rate, adaptive's rate, and adaptive's requests by status."""
+    fixed: dict[int, float] = {}
+    async with Sandbox(vendor) as sandbox:
+
+        async def rate(concurrency: int | str) -> tuple[float, dict[str, int]]:
+            extra = {"concurrency": concurrency, "max_concurrency": MAX_CONCURRENCY}
+            config = bridge_config(broker, VENDOR, sandbox.base, topic, extra, secrets)
+            await sandbox.statuses()
+            measured, _ = await bridge_rate(config, VENDOR, records)
+            return measured, await sandbox.statuses()
+
+        # Adaptive in the middle of the sweep, so that a slow spell of this shared machine
+        # is less likely to fall on it alone.
+        middle = len(SWEEP) // 2
+        for concurrency in SWEEP[:middle]:
+            fixed[concurrency], _ = await rate(concurrency)
+        adaptive, statuses = await rate("adaptive")
+        for concurrency in SWEEP[middle:]:
+            fixed[concurrency], _ = await rate(concurrency)
+    return fixed, adaptive, statuses
+
+
+async def _scenario(
+    broker: LocalBroker, secrets: Path, records: int, vendor: Vendor, target: float
+) -> list[Row]:
+    topic = f"bench-adaptive-{vendor.name}"
+    broker.create_topics({topic: PARTITIONS, f"{topic}-orders": 1})
+    _produce_deliverable_views(broker, topic, records)
+    fixed, adaptive, statuses = await _sweep(broker, secrets, topic, vendor, records)
+    best = max(fixed, key=fixed.__getitem__)
+    scenario = f"adaptive concurrency, {vendor.description}, {records:,} records"
+    rows = [Row(scenario, f"fixed {c}", r, "records/s", r / fixed[best]) for c, r in fixed.items()]
+    rows.append(Row(scenario, "best fixed (ratio 1.00 above)", fixed[best], "records/s"))
+    rows.append(Row(scenario, "adaptive", adaptive, "records/s", adaptive / fixed[best], target))
+    requests = sum(statuses.values())
+    throttled = statuses.get("429", 0) / requests if requests else 0.0
+    # The table reads ratios as "at least": the share of requests not throttled, >= 0.99.
+    rows.append(
+        Row(scenario, "adaptive: requests answered 429", throttled * 100, "%", 1 - throttled, 0.99)
+    )
+    return rows
+
+
+async def hidden_capacity(broker: LocalBroker, secrets: Path, records: int) -> list[Row]:
+    return await _scenario(broker, secrets, records, HIDDEN_CAPACITY, 0.90)
+
+
+async def fast_vendor(broker: LocalBroker, secrets: Path, records: int) -> list[Row]:
+    return await _scenario(broker, secrets, records, FAST, 0.95)
