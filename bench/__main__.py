@@ -1,7 +1,7 @@
 """Benchmarks, measured side by side in one run (these machines are shared and noisy).
 
     python -m bench [--records N] [--requests N] [--loop asyncio|uvloop] [--json PATH]
-                    [--only NAME ...] [--repeat N]
+                    [--only NAME ...] [--full] [--repeat N]
 
 Prints one table (scenario, measure, value, ratio to the scenario's reference, target) and
 writes the same rows as JSON. Each scenario family is a module; `SCENARIOS` lists them, and a
@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import adaptive, throughput
+from bench import adaptive, fleet, memory, throughput
 from bench.common import PARTITIONS, bridge_config, bridge_rate, produce_views, start_endpoint
 from bench.table import Row, median_rows, print_table, write_json
 from bridge.tools.localbroker import LocalBroker
@@ -44,10 +44,20 @@ async def _adaptive(broker: LocalBroker, secrets: Path, args: argparse.Namespace
     return hidden + await adaptive.fast_vendor(broker, secrets, args.adaptive_records * 5)
 
 
+async def _five_vendors(broker: LocalBroker, secrets: Path, args: argparse.Namespace) -> list[Row]:
+    return await fleet.run(broker, secrets, args.records)
+
+
+async def _memory(broker: LocalBroker, secrets: Path, args: argparse.Namespace) -> list[Row]:
+    return await memory.run(broker, secrets, args.full)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "batching": _batching,
     "one-per-event": _one_per_event,
     "adaptive": _adaptive,
+    "five-vendors": _five_vendors,
+    "memory": _memory,
 }
 
 
@@ -70,6 +80,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--full", action="store_true", help="memory: a 1M-record backlog")
     parser.add_argument("--adaptive-records", type=int, default=5_000)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
