@@ -273,6 +273,11 @@ class Pipeline:
                     self._publish_ready()
 
     async def _admit(self, messages: list[Any], settlement: Settlement) -> None:
+        if self._flow.draining:
+            # Fetched as the drain began (the consumer was mid-fetch when told to pause): not
+            # started, so never committed, and the next owner delivers it once. Started, it
+            # could reach the vendor after the hand-over's last commit, and so twice.
+            return
         admitted = await self._intake.take(messages, self._partitions)
         self._flow.taken(admitted.taken, admitted.size, admitted.largest)
         for record, reason in admitted.skipped:

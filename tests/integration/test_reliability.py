@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import struct
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ import yaml
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from bridge.app import run
 from bridge.events import EventType, load_schema
+from bridge.kafka.consumer import ConsumerThread
 from bridge.tools.localbroker import LocalBroker
 from bridge.tools.sandbox import Sandbox
 from tests.integration.test_delivery import accepted_ids, views
@@ -346,3 +349,50 @@ async def test_after_sigterm_the_committed_offset_is_the_delivered_prefix(
     else:
         # Cut short: what is committed was delivered; the rest is delivered again later.
         assert 0 <= position <= prefix
+
+
+async def test_a_batch_fetched_as_the_drain_begins_is_left_to_the_next_owner(
+    broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumer may be mid-fetch when shutdown pauses it, and hand that batch over after
+    the drain found nothing in flight. Sent then, it would reach the vendor after the last
+    commit, and the next owner would deliver it again (a rolling restart's duplicates)."""
+    topic = unique("views")
+    broker.create_topics({topic: 1})
+    records = views(40, 1, "")
+    produce(broker, topic, records[:20])
+    armed, holding, release = threading.Event(), threading.Event(), threading.Event()
+    hand_over = ConsumerThread._hand_over
+
+    def held_hand_over(self: ConsumerThread, messages: list[Any]) -> None:
+        if armed.is_set():
+            armed.clear()
+            holding.set()
+            release.wait(10)
+        hand_over(self, messages)
+
+    monkeypatch.setattr(ConsumerThread, "_hand_over", held_hand_over)
+    async with Sandbox() as sandbox:
+        block = vendor_block(
+            "quicklizard",
+            sandbox.base_url("quicklizard"),
+            tmp_path,
+            batch={"max_events": 5, "linger_ms": 0},
+        )
+        config = make_config(broker, {"quicklizard": block}, views=topic, commit_interval_s=0.2)
+        group = f"{config.kafka.group_prefix}.quicklizard"
+        stop = asyncio.Event()
+        bridge = asyncio.create_task(run(config, registry=CollectorRegistry(), stop=stop))
+        try:
+            await wait_for(lambda: len(accepted_ids(sandbox, "quicklizard")) == 20, 30, "20")
+            armed.set()
+            produce(broker, topic, records[20:])
+            await wait_for(holding.is_set, 30, "the next fetch")
+            stop.set()
+            await asyncio.sleep(0.5)  # the drain finds nothing in flight and closes the consumer
+        finally:
+            release.set()
+            await asyncio.wait_for(bridge, 30)
+        delivered = accepted_ids(sandbox, "quicklizard")
+    assert committed(broker, group, topic, 1)[0] == 20
+    assert sorted(delivered) == sorted(f"p0-{n}" for n in range(20))
