@@ -74,8 +74,13 @@ def free_port() -> int:
 
 
 def _cluster_id() -> str:
-    # Kafka's Uuid.toString(): URL-safe base64 of the 16 bytes, without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # Kafka's Uuid.toString(): URL-safe base64 of the 16 bytes, without padding. Like Kafka's
+    # Uuid.randomUuid(), never one that starts with "-": the storage tool would read it as an
+    # option and refuse to format (1 start in 64 failed so).
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class ApacheKafka:
