@@ -4,15 +4,17 @@ In the spirit of Vector's Adaptive Request Concurrency (AIMD), for ``concurrency
 
 - The limit starts at 1. A request is sent only after `acquire()` found it below the limit;
   each reply (or failure) is reported with `release()`.
-- Time is cut into periods about one round trip long. At the end of each period:
+- Time is cut into periods one round trip long, or `MIN_PERIOD_S` if that is longer. At the
+  end of each period:
   - if a request was answered 429 or 503, or failed without an answer (a timeout, a reset),
     the limit is multiplied by `DECREASE_RATIO` (never below 1);
   - else if the period's mean round-trip time rose past the moving baseline (an EWMA of past
     periods' means) by more than `DEVIATION_SCALE` standard errors of that mean (and at least
-    `MIN_RISE` of the baseline), the limit decreases the same way: the vendor is queueing our
-    requests;
+    `MIN_RISE` of the baseline), and the one before rose too (`RISING_PERIODS`), the limit
+    decreases the same way: the vendor is queueing our requests. A first rising period only
+    holds the limit, and does not move the baseline;
   - else, if the limit was reached during the period (it was what held requests back), it grows
-    by one, up to `max_concurrency`.
+    by one per round trip the period lasted, up to `max_concurrency`.
 - A ``Retry-After`` on a 429/503 holds every new request until it has passed, not only the
   retry of the request that got it.
 
@@ -43,6 +45,12 @@ DEVIATION_SCALE = 2.5
 as rising."""
 MIN_RISE = 0.05
 """A rise smaller than this share of the baseline never counts (loopback's jitter is tiny)."""
+MIN_PERIOD_S = 0.05
+"""A period lasts at least this long, so that a fast vendor's period holds enough replies to
+judge; the limit still grows by one per round trip the period lasted."""
+RISING_PERIODS = 2
+"""Periods in a row that must rise before the limit decreases: a stall of this shared machine
+(or of the vendor) for one period is not a queue."""
 BACKPRESSURE_STATUSES = frozenset({429, 503})
 
 
@@ -92,6 +100,7 @@ class AdaptiveConcurrency:
         self._period_replies = 0
         self._period_backpressure = False
         self._period_reached = False
+        self._rising_periods = 0
         if on_limit is not None:
             on_limit(self.limit)
 
@@ -145,9 +154,10 @@ class AdaptiveConcurrency:
 
     def _end_period_if_due(self) -> None:
         now = self._clock()
-        length = self._baseline.mean if self._baseline.seen else 0.0
-        if not (self._period_backpressure or self._period_replies) or now - self._period_start < (
-            length
+        rtt = self._baseline.mean if self._baseline.seen else 0.0
+        elapsed = now - self._period_start
+        if not (self._period_backpressure or self._period_replies) or elapsed < max(
+            rtt, MIN_PERIOD_S if rtt else 0.0
         ):
             return
         limit = self.limit
@@ -161,10 +171,19 @@ class AdaptiveConcurrency:
             baseline = self._baseline
             threshold = max(DEVIATION_SCALE * standard_error, MIN_RISE * baseline.mean)
             if baseline.seen and mean > baseline.mean + threshold:
-                limit = max(1, math.floor(limit * DECREASE_RATIO))
-            elif self._period_reached:
-                limit = min(self._max, limit + 1)
-            baseline.update(mean)
+                self._rising_periods += 1
+                if self._rising_periods >= RISING_PERIODS:
+                    self._rising_periods = 0
+                    limit = max(1, math.floor(limit * DECREASE_RATIO))
+                    baseline.update(mean)
+            else:
+                self._rising_periods = 0
+                if self._period_reached:
+                    # Counted within MIN_PERIOD_S: a period stretched by a Retry-After or an
+                    # idle spell held no more round trips at the limit.
+                    round_trips = max(1, math.floor(min(elapsed, MIN_PERIOD_S) / rtt)) if rtt else 1
+                    limit = min(self._max, limit + round_trips)
+                baseline.update(mean)
         self._period_start = now
         self._period_rtt = 0.0
         self._period_squares = 0.0
