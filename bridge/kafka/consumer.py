@@ -203,7 +203,12 @@ class ConsumerThread:
         assert self._consumer is not None
         self._held = False
         self._apply_pause()
-        records = self._consumer.consume(max(1, self.batch_limit), self.POLL_TIMEOUT_S)
+        # consume(n, timeout) returns once it has n records or the timeout passed: on a slow
+        # stream it would hold every record for the whole timeout. Wait for the first record
+        # only, then take what else is fetched already.
+        records = self._consumer.consume(1, self.POLL_TIMEOUT_S)
+        if records and self.batch_limit > 1:
+            records += self._consumer.consume(self.batch_limit - 1, 0)
         if records:
             self._hand_over(records)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -19,9 +20,21 @@ from bridge.kafka.consumer_events import (
     CommitRequest,
     Committed,
     ConsumerEvent,
+    Fetched,
 )
 
 Callback = Callable[[Any, list[KafkaTopicPartition]], None]
+
+
+class FakeMessage:
+    def __init__(self, offset: int) -> None:
+        self._offset = offset
+
+    def error(self) -> None:
+        return None
+
+    def offset(self) -> int:
+        return self._offset
 
 
 class FakeConsumer:
@@ -32,6 +45,7 @@ class FakeConsumer:
         self.commits: list[list[tuple[str, int, int]]] = []
         self.crash = threading.Event()
         self.refuse_commits = 0
+        self.fetched: list[FakeMessage] = []
         self._on_assign: Callback | None = None
 
     def subscribe(self, topics: list[str], on_assign: Callback, **_: Any) -> None:
@@ -43,7 +57,12 @@ class FakeConsumer:
         if self._to_assign and self._on_assign is not None:
             assigned, self._to_assign = self._to_assign, []
             self._on_assign(self, assigned)
-        return []
+        # As librdkafka does: return once num_messages are at hand, or when the timeout passed.
+        deadline = time.monotonic() + timeout
+        while len(self.fetched) < num_messages and time.monotonic() < deadline:
+            time.sleep(0.005)
+        taken, self.fetched = self.fetched[:num_messages], self.fetched[num_messages:]
+        return taken
 
     def commit(self, offsets: list[KafkaTopicPartition], asynchronous: bool) -> list[Any]:
         self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
@@ -122,5 +141,24 @@ async def test_a_commit_refused_during_a_rebalance_is_sent_again_until_it_lands(
         landed = await asyncio.wait_for(events.get(), 5)
         assert landed == Committed([CommitRequest("t", 0, epochs[("t", 0)], 10)])
         assert fake.commits == [[("t", 0, 10)]] * 3
+    finally:
+        await thread.stop()
+
+
+async def test_records_already_fetched_are_handed_over_without_waiting_for_a_full_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # consume(500, timeout) on a slow stream held every record for the whole timeout: at
+    # 1,000 records/s each one waited up to POLL_TIMEOUT_S before the pipeline saw it.
+    monkeypatch.setattr(ConsumerThread, "POLL_TIMEOUT_S", 1.0)
+    fake = FakeConsumer([("t", 0)])
+    thread, events, _ = await started(fake)
+    try:
+        fake.fetched = [FakeMessage(offset) for offset in range(3)]
+        asked = time.monotonic()
+        event = await asyncio.wait_for(events.get(), 5)
+        assert isinstance(event, Fetched)
+        assert [record.offset() for record in event.records] == [0, 1, 2]
+        assert time.monotonic() - asked < 0.5
     finally:
         await thread.stop()
