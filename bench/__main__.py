@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import adaptive, fleet, memory, throughput
+from bench import adaptive, fleet, latency, memory, throughput
 from bench.common import PARTITIONS, bridge_config, bridge_rate, produce_views, start_endpoint
 from bench.table import Row, median_rows, print_table, write_json
 from bridge.tools.localbroker import LocalBroker
@@ -39,6 +39,10 @@ async def _one_per_event(broker: LocalBroker, secrets: Path, args: argparse.Name
     return await throughput.one_per_event(broker, secrets, args.requests)
 
 
+async def _latency(broker: LocalBroker, secrets: Path, args: argparse.Namespace) -> list[Row]:
+    return await latency.latency(broker, secrets, args.records, args.latency_seconds)
+
+
 async def _adaptive(broker: LocalBroker, secrets: Path, args: argparse.Namespace) -> list[Row]:
     hidden = await adaptive.hidden_capacity(broker, secrets, args.adaptive_records)
     return hidden + await adaptive.fast_vendor(broker, secrets, args.adaptive_records * 5)
@@ -55,6 +59,7 @@ async def _memory(broker: LocalBroker, secrets: Path, args: argparse.Namespace) 
 SCENARIOS: dict[str, Scenario] = {
     "batching": _batching,
     "one-per-event": _one_per_event,
+    "latency": _latency,
     "adaptive": _adaptive,
     "five-vendors": _five_vendors,
     "memory": _memory,
@@ -80,6 +85,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--latency-seconds", type=float, default=10)
     parser.add_argument("--full", action="store_true", help="memory: a 1M-record backlog")
     parser.add_argument("--adaptive-records", type=int, default=5_000)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
