@@ -23,6 +23,12 @@ class Acknowledger(Protocol):
 
     def ack(self, offset: int) -> bool: ...
 
+    def wanted(self, offset: int) -> bool:
+        """Whether the record, not yet sent, should still go (see `PartitionOffsets.wanted`)."""
+
+    def abandon(self) -> None:
+        """The record is left to the partition's next owner, unsent."""
+
 
 @dataclass(eq=False, slots=True)
 class Record:

@@ -59,6 +59,12 @@ class _NoTracker:
     def ack(self, offset: int) -> bool:
         return False
 
+    def wanted(self, offset: int) -> bool:
+        return False
+
+    def abandon(self) -> None:
+        pass
+
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:

@@ -97,7 +97,7 @@ class Sender:
             return
         attempt = 0
         while True:
-            if all(record.tracker.fenced for record in batch):
+            if not any(record.tracker.wanted(record.offset) for record in batch):
                 sent.dropped.extend(batch)
                 return
             await self._circuit.admit()

@@ -10,6 +10,12 @@ Each assignment of a partition gets a new tracker carrying the assignment epoch.
 partition is revoked the tracker is fenced: a late acknowledgement for a record of an earlier
 assignment then changes nothing, and a commit carries the epoch so the consumer thread can
 refuse one for an assignment that has ended.
+
+A partition that is `leaving` (being revoked, or the pipeline shutting down) sends only what
+lets its commit move: records below its highest done one, which close a gap. Every other
+record not yet sent is abandoned, left to the next owner, which delivers it once. So a
+hand-over waits for the requests already on their way, not for a backlog, and sends nothing
+that its last commit would not cover.
 """
 
 from __future__ import annotations
@@ -46,7 +52,10 @@ class PartitionOffsets:
     # (offset, consumed_at) in consumption order; the left end is the oldest unfinished record.
     _pending: deque[tuple[int, float]] = field(default_factory=deque)
     _done: set[int] = field(default_factory=set)
+    _highest_done: int = -1
+    _abandoned: int = 0
     _position: int | None = None
+    leaving: bool = False
     committed: int | None = None
     """The last position Kafka confirmed for this assignment."""
 
@@ -63,12 +72,28 @@ class PartitionOffsets:
         if self.fenced:
             return False
         self._done.add(offset)
+        self._highest_done = max(self._highest_done, offset)
         pending, done = self._pending, self._done
         while pending and pending[0][0] in done:
             first, _ = pending.popleft()
             done.discard(first)
             self._position = first + 1
         return True
+
+    def wanted(self, offset: int) -> bool:
+        """Whether a record not yet sent should go: not when fenced, and while leaving, only
+        below the highest done record (it closes a gap the commit could not pass)."""
+        return not self.fenced and (not self.leaving or offset < self._highest_done)
+
+    def abandon(self) -> None:
+        """A record not sent and never to be acknowledged here: it stays a gap for the commit,
+        and the hand-over no longer waits for it."""
+        self._abandoned += 1
+
+    @property
+    def unfinished(self) -> int:
+        """Records neither done nor abandoned: what a hand-over still waits for."""
+        return len(self._pending) - len(self._done) - self._abandoned
 
     @property
     def position(self) -> int | None:
@@ -86,7 +111,3 @@ class PartitionOffsets:
     def oldest_pending_since(self) -> float | None:
         """When the oldest unfinished record was consumed; None when every record is done."""
         return self._pending[0][1] if self._pending else None
-
-    @property
-    def pending_count(self) -> int:
-        return len(self._pending)

@@ -69,8 +69,14 @@ class Partitions:
                 self._vendor, commit.topic, str(commit.partition)
             ).set(commit.offset)
 
-    def pending(self, trackers: list[PartitionOffsets]) -> bool:
-        return any(t.pending_count for t in trackers)
+    def leave(self, trackers: list[PartitionOffsets] | None = None) -> None:
+        """Hand these partitions (all, by default) over: from now on only a record that closes
+        a gap is sent; the rest is left to the next owner."""
+        for tracker in self._trackers.values() if trackers is None else trackers:
+            tracker.leaving = True
+
+    def unfinished(self, trackers: list[PartitionOffsets]) -> bool:
+        return any(t.unfinished for t in trackers)
 
     def publish_ages(self) -> None:
         now = time.monotonic()

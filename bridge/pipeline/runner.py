@@ -196,6 +196,7 @@ class Pipeline:
         reserve = min(5.0, self._config.shutdown_deadline_s / 5)
         self._drain_until = max(loop.time(), deadline - reserve)
         self._flow.drain()
+        self._partitions.leave()
         await self._flow.wait_for_progress(lambda: self._flow.in_flight > 0, self._drain_until)
         self._drain_until = loop.time()  # what is left now waits for no revocation
         if self._flow.in_flight:
@@ -308,6 +309,7 @@ class Pipeline:
         reply: concurrent.futures.Future[list[CommitRequest]],
     ) -> None:
         trackers = self._partitions.owned(partitions)
+        self._partitions.leave(trackers)
         done_now.set_result(self._partitions.commits(trackers))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.revoke_timeout_s
@@ -316,7 +318,7 @@ class Pipeline:
             # leaving still finish here first, or their next owner would deliver them again;
             # but only while the drain lasts.
             deadline = min(deadline, self._drain_until)
-        await self._flow.wait_for_progress(lambda: self._partitions.pending(trackers), deadline)
+        await self._flow.wait_for_progress(lambda: self._partitions.unfinished(trackers), deadline)
         commits = self._partitions.commits(trackers)
         self._partitions.give_up(partitions)
         self._publish_paused()
@@ -332,10 +334,10 @@ class Pipeline:
             batch = await self._ready.take()
             live = []
             for record in batch:
-                if record.tracker.fenced:
-                    settlement.dropped(record)
-                else:
+                if record.tracker.wanted(record.offset):
                     live.append(record)
+                else:
+                    settlement.dropped(record)
             if live:
                 settlement.sent(await sender.send(live))
 

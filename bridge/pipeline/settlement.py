@@ -117,7 +117,9 @@ class Settlement:
         )
 
     def dropped(self, record: Record) -> None:
-        """The record's partition was revoked: forget it without acknowledging it."""
+        """Not sent, and left to the partition's next owner: forget it without acknowledging
+        it (its partition was revoked, or is being handed over)."""
+        record.tracker.abandon()
         self._release(_claim([record]), ack=False)
 
     async def _write_dead_letter(

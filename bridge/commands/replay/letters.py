@@ -125,6 +125,12 @@ class ReplayTracker:
     def ack(self, offset: int) -> bool:
         return True
 
+    def wanted(self, offset: int) -> bool:
+        return True
+
+    def abandon(self) -> None:
+        pass
+
     def add(self, offset: int, consumed_at: float) -> None:
         pass
 

@@ -36,7 +36,7 @@ def test_gaps_in_offsets_from_compaction_are_not_gaps_in_done_work() -> None:
     for offset in (20, 10, 14):
         t.ack(offset)
     assert t.to_commit() == 21
-    assert t.pending_count == 0
+    assert t.unfinished == 0
     assert t.oldest_pending_since() is None
 
 
@@ -97,3 +97,26 @@ def test_any_completion_order_commits_only_contiguous_done_offsets(
             prefix += 1
         expected = offsets[prefix - 1] + 1 if prefix else None
         assert position == expected
+
+
+def test_a_leaving_partition_sends_only_what_closes_a_gap_and_waits_for_nothing_abandoned() -> None:
+    t = tracker([0, 1, 2, 3, 4])
+    t.ack(0)
+    t.ack(2)  # 1 is still on its way (a retry, or held behind an earlier record of its key)
+    t.leaving = True
+    assert t.wanted(1)  # below a done record: sending it lets the commit pass 2
+    assert not t.wanted(3)  # the next owner delivers these two, once
+    assert not t.wanted(4)
+    t.abandon()
+    t.abandon()
+    assert t.unfinished == 1
+    t.ack(1)
+    assert t.unfinished == 0
+    assert t.to_commit() == 3
+
+
+def test_a_fenced_partition_sends_nothing() -> None:
+    t = tracker([0, 1])
+    t.ack(1)
+    t.fenced = True
+    assert not t.wanted(0)
