@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from confluent_kafka.schema_registry import AsyncSchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from bridge.config import KafkaSettings
 from bridge.errors import DecodeError
@@ -73,6 +71,11 @@ class Registry:
     """Writer schemas by id (for decoding) or by subject (for check-config)."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
+        # Imported here, not at the top: the library's registry client brings httpx, authlib
+        # and cryptography, about 13 MB resident that a bridge without a confluent-format
+        # topic would carry for nothing.
+        from confluent_kafka.schema_registry import AsyncSchemaRegistryClient
+
         self._client = AsyncSchemaRegistryClient(client_conf(kafka))
 
     async def __aenter__(self) -> Registry:
@@ -122,6 +125,8 @@ class Registry:
 
     @staticmethod
     async def _call(call: Any, what: str) -> Any:
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
         try:
             return await call
         except SchemaRegistryError as exc:
