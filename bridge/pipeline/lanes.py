@@ -63,17 +63,21 @@ class KeyLanes:
     def __init__(self, ordered: bool, ready: ReadyQueue) -> None:
         self._ordered = ordered
         self._ready = ready
-        self._lanes: dict[bytes, deque[Record]] = {}
+        self._lanes: dict[bytes, deque[Record] | None] = {}
+        """Keys with a record in flight, and the records waiting behind it: None until a second
+        record of the key comes (most keys never have one, and an empty deque is 600 bytes)."""
 
     def add(self, record: Record) -> None:
         """Make `record` ready, or queue it behind the earlier record of its key."""
         key = record.key
         if self._ordered and key is not None:
-            lane = self._lanes.get(key)
-            if lane is not None:
+            if key in self._lanes:
+                lane = self._lanes[key]
+                if lane is None:
+                    lane = self._lanes[key] = deque()
                 lane.append(record)
                 return
-            self._lanes[key] = deque()
+            self._lanes[key] = None
         self._ready.put(record)
 
     def release(self, record: Record) -> None:
@@ -81,9 +85,9 @@ class KeyLanes:
         key = record.key
         if not self._ordered or key is None:
             return
-        lane = self._lanes.get(key)
-        if lane is None:
+        if key not in self._lanes:
             return
+        lane = self._lanes[key]
         if lane:
             self._ready.put(lane.popleft())
         else:
