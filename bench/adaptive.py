@@ -33,14 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from confluent_kafka import Producer
 
-from bench.common import PARTITIONS, SCHEMAS, bridge_config, bridge_rate
+from bench.common import PARTITIONS, bridge_config, bridge_rate, produce_views
 from bench.table import Row
-from bridge.events import EventType, load_schema
-from bridge.kafka.avro import AvroEncoder
 from bridge.tools.localbroker import LocalBroker, free_port
-from bridge.tools.sample import SampleEvents
 
 SWEEP = (4, 8, 16, 24, 32, 64)
 MAX_CONCURRENCY = 64
@@ -117,18 +113,6 @@ class Sandbox:
         return by_status
 
 
-def _produce_deliverable_views(broker: LocalBroker, topic: str, count: int) -> None:
-    """Like `produce_views`, without the customer block: the sample's customers include
-    malformed emails on purpose, which the stand-in refuses (a record the run cannot count)."""
-    events = SampleEvents(seed=1)
-    encoder = AvroEncoder(load_schema(SCHEMAS, EventType.PRODUCT_VIEW))
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20})
-    for i in range(count):
-        event = {**events.product_view(), "customer": None, "vendor_ids": {VENDOR: f"es-{i}"}}
-        producer.produce(topic, key=f"k{i}".encode(), value=encoder.encode(event))
-    producer.flush(60)
-
-
 async def _sweep(
     broker: LocalBroker, secrets: Path, topic: str, vendor: Vendor, records: int
 ) -> tuple[dict[int, float], float, dict[str, int]]:
@@ -159,7 +143,7 @@ async def _scenario(
 ) -> list[Row]:
     topic = f"bench-adaptive-{vendor.name}"
     broker.create_topics({topic: PARTITIONS, f"{topic}-orders": 1})
-    _produce_deliverable_views(broker, topic, records)
+    produce_views(broker, topic, records, customers=False)
     fixed, adaptive, statuses = await _sweep(broker, secrets, topic, vendor, records)
     best = max(fixed, key=fixed.__getitem__)
     scenario = f"adaptive concurrency, {vendor.description}, {records:,} records"

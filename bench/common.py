@@ -30,7 +30,9 @@ SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 PARTITIONS = 4
 
 
-def produce_views(broker: LocalBroker, topic: str, count: int) -> None:
+def produce_views(broker: LocalBroker, topic: str, count: int, customers: bool = True) -> None:
+    """`count` sample views; without `customers`, none carries a customer block (the sample's
+    customers include malformed emails on purpose, which a validating stand-in refuses)."""
     events = SampleEvents(seed=1)
     encoder = AvroEncoder(load_schema(SCHEMAS, EventType.PRODUCT_VIEW))
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20})
@@ -38,6 +40,8 @@ def produce_views(broker: LocalBroker, topic: str, count: int) -> None:
         event = events.product_view()
         event["url"] = "https://shop.example.com/p/x"
         event["vendor_ids"] = {"esputnik": f"es-{i}"}
+        if not customers:
+            event["customer"] = None
         producer.produce(topic, key=f"k{i}".encode(), value=encoder.encode(event))
         if i % 10_000 == 0:
             producer.poll(0)
