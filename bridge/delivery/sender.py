@@ -7,8 +7,9 @@
   is split in halves and each half sent again, down to single records, so one bad event never
   takes good ones down with it);
 - failed ``retries_exhausted``: only when a retry limit is configured;
-- dropped: every record of the batch belongs to a partition this pipeline no longer owns (the
-  new owner delivers them again from the committed offset).
+- dropped: the record's partition was revoked, or is being handed over and its commit does not
+  need the record (`PartitionOffsets.wanted`): it is not sent (again), and the next owner
+  delivers it from the committed offset.
 
 The retry decision reads the error's `retriable` and `pauses` (see `bridge.errors`): a
 retriable failure is sent again after a backoff behind the circuit; a pausing one (refused
@@ -97,8 +98,14 @@ class Sender:
             return
         attempt = 0
         while True:
-            if not any(record.tracker.wanted(record.offset) for record in batch):
-                sent.dropped.extend(batch)
+            leaving = [record for record in batch if not record.tracker.wanted(record.offset)]
+            if leaving:
+                # Sent again whole, a batch retried across a hand-over would deliver records
+                # past the hand-over's commit, which the next owner then delivers again.
+                sent.dropped.extend(leaving)
+                rest = [record for record in batch if record.tracker.wanted(record.offset)]
+                if rest:
+                    await self._send(rest, sent)
                 return
             await self._circuit.admit()
             if self._limiter is not None:
