@@ -98,20 +98,21 @@ class Sender:
             return
         attempt = 0
         while True:
-            leaving = [record for record in batch if not record.tracker.wanted(record.offset)]
-            if leaving:
-                # Sent again whole, a batch retried across a hand-over would deliver records
-                # past the hand-over's commit, which the next owner then delivers again.
-                sent.dropped.extend(leaving)
-                rest = [record for record in batch if record.tracker.wanted(record.offset)]
-                if rest:
-                    await self._send(rest, sent)
-                return
             await self._circuit.admit()
             if self._limiter is not None:
                 waited = await self._limiter.acquire()
                 if waited:
                     self._rate_wait.inc(waited)
+            # Checked after the waits: a hand-over may have begun during them or the backoff.
+            leaving = [record for record in batch if not record.tracker.wanted(record.offset)]
+            if leaving:
+                # Sent whole, a batch retried across a hand-over would deliver records past
+                # the hand-over's commit, which the next owner then delivers again.
+                sent.dropped.extend(leaving)
+                rest = [record for record in batch if record.tracker.wanted(record.offset)]
+                if rest:
+                    await self._send(rest, sent)
+                return
             attempt += 1
             self._stamp(batch)
             self._batch_size.observe(len(batch))
