@@ -23,6 +23,9 @@ class Acknowledger(Protocol):
 
     def ack(self, offset: int) -> bool: ...
 
+    def sending(self, offset: int) -> None:
+        """The record goes to the vendor now."""
+
     def wanted(self, offset: int) -> bool:
         """Whether the record, not yet sent, should still go (see `PartitionOffsets.wanted`)."""
 

@@ -65,6 +65,9 @@ class _NoTracker:
     def abandon(self) -> None:
         pass
 
+    def sending(self, offset: int) -> None:
+        pass
+
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:

@@ -209,6 +209,7 @@ class Sender:
     def _stamp(batch: list[Record]) -> None:
         now = time.time()
         for record in batch:
+            record.tracker.sending(record.offset)
             record.attempts += 1
             if record.first_attempt is None:
                 record.first_attempt = now

@@ -12,10 +12,11 @@ assignment then changes nothing, and a commit carries the epoch so the consumer 
 refuse one for an assignment that has ended.
 
 A partition that is `leaving` (being revoked, or the pipeline shutting down) sends only what
-lets its commit move: records below its highest done one, which close a gap. Every other
-record not yet sent is abandoned, left to the next owner, which delivers it once. So a
-hand-over waits for the requests already on their way, not for a backlog, and sends nothing
-that its last commit would not cover.
+lets its commit move: records at or below the highest offset already sent or done, which close
+the gaps under it. Every other record not yet sent is abandoned, left to the next owner, which
+delivers it once: nothing above it can have reached the vendor, so no record past the
+hand-over's commit was delivered. A hand-over waits for the requests already on their way,
+not for a backlog.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class PartitionOffsets:
     # (offset, consumed_at) in consumption order; the left end is the oldest unfinished record.
     _pending: deque[tuple[int, float]] = field(default_factory=deque)
     _done: set[int] = field(default_factory=set)
-    _highest_done: int = -1
+    _reached: int = -1
+    """The highest offset sent (once at least) or done."""
     _abandoned: int = 0
     _position: int | None = None
     leaving: bool = False
@@ -72,7 +74,8 @@ class PartitionOffsets:
         if self.fenced:
             return False
         self._done.add(offset)
-        self._highest_done = max(self._highest_done, offset)
+        if offset > self._reached:
+            self._reached = offset
         pending, done = self._pending, self._done
         while pending and pending[0][0] in done:
             first, _ = pending.popleft()
@@ -80,10 +83,16 @@ class PartitionOffsets:
             self._position = first + 1
         return True
 
+    def sending(self, offset: int) -> None:
+        """`offset` goes to the vendor now (a first attempt or a retry)."""
+        if offset > self._reached:
+            self._reached = offset
+
     def wanted(self, offset: int) -> bool:
-        """Whether a record not yet sent should go: not when fenced, and while leaving, only
-        below the highest done record (it closes a gap the commit could not pass)."""
-        return not self.fenced and (not self.leaving or offset < self._highest_done)
+        """Whether a record should be sent (again): not when fenced, and while leaving, only
+        at or below the highest offset sent or done (it closes a gap under what may have
+        reached the vendor already)."""
+        return not self.fenced and (not self.leaving or offset <= self._reached)
 
     def abandon(self) -> None:
         """A record not sent and never to be acknowledged here: it stays a gap for the commit,

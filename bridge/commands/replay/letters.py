@@ -131,6 +131,9 @@ class ReplayTracker:
     def abandon(self) -> None:
         pass
 
+    def sending(self, offset: int) -> None:
+        pass
+
     def add(self, offset: int, consumed_at: float) -> None:
         pass
 

@@ -1,4 +1,4 @@
-"""The sender alone, with a fake client: what a batch retried across a hand-over sends."""
+"""The sender alone, with a fake client: what it sends of a partition being handed over."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bridge.delivery.sender import Sender
 from bridge.errors import TransientDeliveryError
 from bridge.kafka.offsets import PartitionOffsets
 from bridge.metrics import Metrics
+from bridge.records import Record
 from bridge.vendors.base import ACCEPTED, HttpRequest, ItemResult, Vendor
 from tests.unit.pipeline.fakes import record
 
@@ -26,6 +27,17 @@ class OneBodyPerItem:
     def build_request(self, items: list[dict[str, Any]]) -> HttpRequest:
         body = ",".join(str(item["id"]) for item in items).encode()
         return HttpRequest("POST", "https://acme.example/events", {}, body)
+
+
+class AcceptAll:
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def send(
+        self, request: HttpRequest, items: list[dict[str, Any]]
+    ) -> tuple[int, list[ItemResult]]:
+        self.bodies.append(request.body)
+        return 200, [ACCEPTED] * len(items)
 
 
 class BusyOnce:
@@ -45,55 +57,43 @@ class BusyOnce:
         return 200, [ACCEPTED] * len(items)
 
 
-async def test_a_batch_retried_across_a_hand_over_sends_only_what_the_commit_needs() -> None:
-    tracker = PartitionOffsets("t", 0, 1)
-    first, second, third = (record(tracker, offset) for offset in (0, 1, 2))
-    for r in (first, second, third):
-        r.items = [{"id": r.offset}]
-    after_the_batch = record(tracker, 3)
-
-    def hand_over() -> None:
-        # While the batch waits for its retry, a later record is done and the partition starts
-        # leaving: offsets 0-2 are below the done 3, so all of them are still needed.
-        tracker.ack(after_the_batch.offset)
-        tracker.leaving = True
-
-    client = BusyOnce(hand_over)
-    config = VendorConfig.model_validate({"retry": {"initial_backoff_s": 0.01}})
-    sender = Sender(
+def sender_with(client: BusyOnce | AcceptAll) -> Sender:
+    return Sender(
         cast(Vendor[Any], OneBodyPerItem()),
-        config,
+        VendorConfig.model_validate({"retry": {"initial_backoff_s": 0.01}}),
         cast(VendorClient, client),
         Circuit(5, 1, lambda state: None),
         Metrics(CollectorRegistry()),
     )
-    sent = await sender.send([first, second, third])
+
+
+def batch_of(tracker: PartitionOffsets, offsets: list[int]) -> list[Record]:
+    records = {offset: record(tracker, offset) for offset in range(max(offsets) + 1)}
+    for r in records.values():
+        r.items = [{"id": r.offset}]
+    return [records[offset] for offset in offsets]
+
+
+async def test_a_batch_retried_across_a_hand_over_is_sent_again_whole() -> None:
+    # Each of its records was sent once and may have reached the vendor: finishing them lets
+    # the hand-over's commit cover them, rather than leave them to the next owner.
+    tracker = PartitionOffsets("t", 0, 1)
+    batch = batch_of(tracker, [0, 1, 2])
+    client = BusyOnce(lambda: setattr(tracker, "leaving", True))
+    sent = await sender_with(client).send(batch)
     assert client.bodies == [b"0,1,2", b"0,1,2"]
-    assert [records for records, _ in sent.delivered] == [[first, second, third]]
+    assert [records for records, _ in sent.delivered] == [batch]
 
 
-async def test_records_the_hand_over_does_not_need_are_not_sent_again() -> None:
+async def test_a_batch_not_yet_sent_when_the_hand_over_begins_sends_only_what_closes_a_gap() -> (
+    None
+):
     tracker = PartitionOffsets("t", 0, 1)
-    first, done_elsewhere, third, fourth = (record(tracker, offset) for offset in range(4))
-    batch = [first, third, fourth]
-    for r in batch:
-        r.items = [{"id": r.offset}]
-
-    def hand_over() -> None:
-        # Another batch delivered offset 1; only 0 is below it and closes the gap.
-        tracker.ack(done_elsewhere.offset)
-        tracker.leaving = True
-
-    client = BusyOnce(hand_over)
-    config = VendorConfig.model_validate({"retry": {"initial_backoff_s": 0.01}})
-    sender = Sender(
-        cast(Vendor[Any], OneBodyPerItem()),
-        config,
-        cast(VendorClient, client),
-        Circuit(5, 1, lambda state: None),
-        Metrics(CollectorRegistry()),
-    )
-    sent = await sender.send(batch)
-    assert client.bodies == [b"0,2,3", b"0"]
+    first, third, fourth = batch_of(tracker, [0, 2, 3])
+    tracker.sending(1)  # another batch holds offset 1, on its way
+    tracker.leaving = True
+    client = AcceptAll()
+    sent = await sender_with(client).send([first, third, fourth])
+    assert client.bodies == [b"0"]
     assert [records for records, _ in sent.delivered] == [[first]]
     assert sent.dropped == [third, fourth]

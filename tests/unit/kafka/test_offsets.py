@@ -100,19 +100,23 @@ def test_any_completion_order_commits_only_contiguous_done_offsets(
 
 
 def test_a_leaving_partition_sends_only_what_closes_a_gap_and_waits_for_nothing_abandoned() -> None:
-    t = tracker([0, 1, 2, 3, 4])
+    t = tracker([0, 1, 2, 3, 4, 5])
+    t.sending(0)
     t.ack(0)
-    t.ack(2)  # 1 is still on its way (a retry, or held behind an earlier record of its key)
+    t.sending(3)  # on its way when the hand-over begins; it may reach the vendor
     t.leaving = True
-    assert t.wanted(1)  # below a done record: sending it lets the commit pass 2
-    assert not t.wanted(3)  # the next owner delivers these two, once
-    assert not t.wanted(4)
+    assert t.wanted(1)  # below what may have been delivered: it closes the gap under 3
+    assert t.wanted(2)
+    assert t.wanted(3)  # a retry of what was sent
+    assert not t.wanted(4)  # the next owner delivers these two, once
+    assert not t.wanted(5)
     t.abandon()
     t.abandon()
-    assert t.unfinished == 1
-    t.ack(1)
+    assert t.unfinished == 3
+    for offset in (1, 2, 3):
+        t.ack(offset)
     assert t.unfinished == 0
-    assert t.to_commit() == 3
+    assert t.to_commit() == 4  # nothing past the commit reached the vendor
 
 
 def test_a_fenced_partition_sends_nothing() -> None:
