@@ -193,14 +193,18 @@ async def bare_client_rate(config: Config, base: str, count: int, concurrency: i
         return count / (time.perf_counter() - started)
 
 
+def wait_for_port(port: int, tries: int = 100) -> None:
+    """Until a server listens on 127.0.0.1:`port`, at most `tries` times 50 ms."""
+    for _ in range(tries):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
 def start_endpoint(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "bench.endpoint", str(port), str(latency_ms)])
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return process, base
+    wait_for_port(port)
+    return process, f"http://127.0.0.1:{port}"

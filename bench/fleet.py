@@ -18,7 +18,6 @@ and eSputnik take is two.
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from bench.bridge_process import BridgeProcess, config_tree
-from bench.common import PARTITIONS, SCHEMAS
+from bench.common import PARTITIONS, SCHEMAS, wait_for_port
 from bench.rss import cpu_seconds
 from bench.table import Row
 from bridge.events import EventType, load_schema
@@ -78,12 +77,7 @@ def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_for_port(port, tries=200)
     return process, f"http://127.0.0.1:{port}"
 
 
