@@ -119,8 +119,10 @@ class Settlement:
     def dropped(self, record: Record) -> None:
         """Not sent, and left to the partition's next owner: forget it without acknowledging
         it (its partition was revoked, or is being handed over)."""
-        record.tracker.abandon()
-        self._release(_claim([record]), ack=False)
+        records = _claim([record])
+        for claimed in records:  # once: a second abandon would leave a hand-over waiting
+            claimed.tracker.abandon()
+        self._release(records, ack=False)
 
     async def _write_dead_letter(
         self, record: Record, error_class: str, message: str, status: int | None, reason: str

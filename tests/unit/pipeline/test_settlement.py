@@ -126,5 +126,7 @@ async def test_a_record_is_settled_once_and_a_dropped_one_is_never_acknowledged(
     settlement.delivered([first], 200)
     settlement.delivered([first], 200)
     settlement.dropped(second)
+    settlement.dropped(second)
     assert flow.in_flight == 0
     assert tracker.position == 1
+    assert tracker.unfinished == 0  # abandoned once: a hand-over waits for nothing
