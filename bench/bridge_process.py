@@ -22,7 +22,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.rss import Trace, cpu_seconds
-from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker, free_port
+from bridge.tools.localbroker import CONSUMER_PROPERTIES, LocalBroker, free_port, stop_process
 
 _MAIN = "import sys; from bridge.cli import main; sys.exit(main())"
 SAMPLE_EVERY_S = 0.5
@@ -105,12 +105,7 @@ class BridgeProcess:
         tb: TracebackType | None,
     ) -> None:
         assert self._process is not None
-        self._process.terminate()
-        try:
-            self._process.wait(30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process, 30)
 
     def cpu_per_1000(self) -> float:
         """CPU-seconds per 1,000 records finished (summed over vendors), from the first finished
