@@ -13,10 +13,10 @@ still taking a batch in for longer than `HOLD_AFTER_S` (a schema registry that i
 thread keeps serving the group (rebalances, ``max.poll.interval.ms``) with every partition
 paused, and rewinds whatever it fetched meanwhile: the thread never stops polling.
 
-A commit Kafka refuses (ILLEGAL_GENERATION while the group rebalances, a coordinator moving) is
-held and sent again every `COMMIT_RETRY_S` while its partition's assignment lasts, and before
-leaving the group the thread keeps polling (partitions paused) for up to `HANDOVER_COMMIT_S`
-so a held commit lands: otherwise the next owner would deliver those records again.
+Commits are asynchronous, answered through the same polling (`bridge.kafka.commits`: why, and
+how they stay in order). One that Kafka refuses (a rebalance, a coordinator moving) is sent
+again every `COMMIT_RETRY_S`; before leaving the group the thread polls (partitions paused) for
+up to `HANDOVER_COMMIT_S` until every commit landed, or the next owner would redeliver.
 
 If the thread dies, every command waiting on it fails at once and `closed` completes, so the
 pipeline fails loudly instead of waiting for a commit that will never come.
@@ -44,6 +44,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from bridge.kafka.clientlog import client_logger
 from bridge.kafka.commands import Command, ConsumerDiedError, settle
+from bridge.kafka.commits import CommitBook
 from bridge.kafka.consumer_events import (
     Assigned,
     BrokerState,
@@ -60,6 +61,8 @@ from bridge.kafka.lag import Lag
 from bridge.kafka.offsets import commit_metadata
 
 log = logging.getLogger(__name__)
+
+REFUSED = "%d partitions refused the commit"
 
 
 class ConsumerThread:
@@ -88,6 +91,7 @@ class ConsumerThread:
             "enable.auto.offset.store": False,
             "partition.assignment.strategy": "cooperative-sticky",
             "error_cb": self._on_error,
+            "on_commit": self._on_commit,
             "logger": client_logger(),
         }
         self._topics = list(topics)
@@ -101,7 +105,7 @@ class ConsumerThread:
         """Records one fetch may take; the loop lowers it near the in-flight limit."""
         self._handed_at = 0.0
         self._held = False
-        self._unsettled: dict[TopicPartition, CommitRequest] = {}
+        self._commits = CommitBook()
         self._last_commit_retry = 0.0
         self._fetching = threading.Event()
         self._fetching.set()
@@ -126,16 +130,11 @@ class ConsumerThread:
 
     def set_fetching(self, enabled: bool) -> None:
         """Pause (False) or resume (True) every assigned partition."""
-        if enabled:
-            self._fetching.set()
-        else:
-            self._fetching.clear()
+        (self._fetching.set if enabled else self._fetching.clear)()
 
     async def commit(self, commits: list[CommitRequest]) -> None:
-        """Commit on the consumer thread; the outcome arrives as Committed or CommitFailed.
-
-        Raises `ConsumerDiedError` if the thread is gone or dies before running it.
-        """
+        """Send from the consumer thread; the outcome arrives as Committed or CommitFailed.
+        Raises `ConsumerDiedError` if the thread is gone or dies before sending it."""
         command = Command(lambda: self._commit(commits))
         if not self._thread.is_alive() and self._thread.ident is not None:
             raise ConsumerDiedError("the consumer thread is not running")
@@ -271,9 +270,12 @@ class ConsumerThread:
                 self._consumer.resume(assignment)
         self._paused = want_paused
 
-    def _commit(self, commits: Iterable[CommitRequest]) -> None:
+    def _commit(self, commits: Iterable[CommitRequest], wait: bool = False) -> None:
+        """Send the commits of current assignments; with `wait`, block until Kafka answers."""
         assert self._consumer is not None
         current = [c for c in commits if self._epochs.get((c.topic, c.partition)) == c.epoch]
+        if not wait:
+            current = self._commits.not_on_their_way(current)
         if not current:
             return
         metadata = commit_metadata()
@@ -281,49 +283,45 @@ class ConsumerThread:
             KafkaTopicPartition(c.topic, c.partition, c.offset, metadata=metadata) for c in current
         ]
         try:
+            if not wait:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
+                self._commits.sent(current)
+                return
             result = self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
-            self._emit(CommitFailed(str(exc.args[0])))
-            self._hold_for_retry(current)
+            self._settle(current, {(c.topic, c.partition) for c in current}, str(exc.args[0]))
             return
-        failed = {(tp.topic, tp.partition) for tp in result or [] if tp.error is not None}
-        confirmed = [c for c in current if (c.topic, c.partition) not in failed]
-        for c in confirmed:
-            key = (c.topic, c.partition)
-            if self._lag is not None:
-                self._lag.committed(key, c.offset)
-            held = self._unsettled.get(key)
-            if held is not None and held.offset <= c.offset:
-                del self._unsettled[key]
-        if failed:
-            self._emit(CommitFailed(f"{len(failed)} partitions refused the commit"))
-            self._hold_for_retry([c for c in current if (c.topic, c.partition) in failed])
+        refused = {(tp.topic, tp.partition) for tp in result or [] if tp.error is not None}
+        self._settle(current, refused, REFUSED % len(refused))
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[KafkaTopicPartition]) -> None:
+        answers = (((tp.topic, tp.partition), tp.offset, error or tp.error) for tp in partitions)
+        answered, refused = self._commits.answered(answers)
+        self._settle(answered, refused, error.str() if error else REFUSED % len(refused))
+
+    def _settle(self, commits: list[CommitRequest], refused: set[TopicPartition], why: str) -> None:
+        confirmed = [c for c in commits if (c.topic, c.partition) not in refused]
+        self._commits.landed(confirmed)
+        if self._lag is not None:
+            for c in confirmed:
+                self._lag.committed((c.topic, c.partition), c.offset)
+        if refused:
+            # Refused in a rebalance (ILLEGAL_GENERATION...): sent again in the new generation.
+            self._emit(CommitFailed(why))
+            self._commits.refused(c for c in commits if (c.topic, c.partition) in refused)
         if confirmed:
             self._emit(Committed(confirmed))
 
-    def _hold_for_retry(self, commits: Iterable[CommitRequest]) -> None:
-        # A commit refused while the group rebalances (ILLEGAL_GENERATION and the like) would
-        # leave delivered records to be delivered again by the next owner: keep it, and send it
-        # again once polling has carried this member into the new generation.
-        for c in commits:
-            key = (c.topic, c.partition)
-            held = self._unsettled.get(key)
-            if held is None or held.epoch != c.epoch or held.offset < c.offset:
-                self._unsettled[key] = c
-
     def _retry_commits(self, now: float) -> None:
-        if not self._unsettled or now - self._last_commit_retry < self.COMMIT_RETRY_S:
-            return
-        self._last_commit_retry = now
-        pending = list(self._unsettled.values())
-        self._unsettled.clear()
-        self._commit(pending)
+        if now - self._last_commit_retry >= self.COMMIT_RETRY_S:
+            self._last_commit_retry = now
+            self._commit(self._commits.take_held())
 
     def _settle_before_leaving(self) -> None:
         """Poll (partitions paused) until held commits land, for up to HANDOVER_COMMIT_S."""
         assert self._consumer is not None
         deadline = time.monotonic() + self.HANDOVER_COMMIT_S
-        while self._unsettled and not self._abandoned.is_set() and time.monotonic() < deadline:
+        while self._commits.busy and not self._abandoned.is_set() and time.monotonic() < deadline:
             self._held = True
             self._apply_pause()
             self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S)  # serves the rejoin
@@ -363,8 +361,8 @@ class ConsumerThread:
             # refused for a stale generation would only hold the whole group's rebalance up.
             # What is done already goes first: the longer the wait for the rest, the likelier
             # another member's join has moved the generation on.
-            self._commit(self._await_reply(done_now))
-            self._commit(self._await_reply(reply))
+            self._commit(self._await_reply(done_now), wait=True)
+            self._commit(self._await_reply(reply), wait=True)
         self._forget(keys)
 
     def _await_reply(
@@ -390,7 +388,7 @@ class ConsumerThread:
             self._epochs.pop(key, None)
             if self._lag is not None:
                 self._lag.forget(key)
-            self._unsettled.pop(key, None)
+            self._commits.forget(key)
 
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:

@@ -38,15 +38,28 @@ class FakeMessage:
 
 
 class FakeConsumer:
-    """Assigns `partitions` on the first consume(); records commits; can be made to crash."""
+    """Assigns `partitions` on the first consume(); records commits; can be made to crash.
+
+    As librdkafka does, an asynchronous commit is answered through ``on_commit`` from a later
+    consume(), and while the coordinator is unreachable a synchronous commit blocks and no
+    commit is answered."""
 
     def __init__(self, partitions: list[tuple[str, int]]) -> None:
         self._to_assign = [KafkaTopicPartition(t, p) for t, p in partitions]
         self.commits: list[list[tuple[str, int, int]]] = []
         self.crash = threading.Event()
         self.refuse_commits = 0
+        self.coordinator = threading.Event()
+        self.coordinator.set()
         self.fetched: list[FakeMessage] = []
         self._on_assign: Callback | None = None
+        self._on_commit: Callable[[Any, list[KafkaTopicPartition]], None] | None = None
+        self._answers: list[tuple[KafkaError | None, list[KafkaTopicPartition]]] = []
+
+    def configured(self, properties: dict[str, Any]) -> Consumer:
+        self._on_commit = properties["on_commit"]
+        # The fake has the part of the consumer the thread uses; typed as the real one here.
+        return cast(Consumer, self)
 
     def subscribe(self, topics: list[str], on_assign: Callback, **_: Any) -> None:
         self._on_assign = on_assign
@@ -57,6 +70,10 @@ class FakeConsumer:
         if self._to_assign and self._on_assign is not None:
             assigned, self._to_assign = self._to_assign, []
             self._on_assign(self, assigned)
+        if self.coordinator.is_set() and self._on_commit is not None:
+            answers, self._answers = self._answers, []
+            for error, offsets in answers:
+                self._on_commit(error, offsets)
         # As librdkafka does: return once num_messages are at hand, or when the timeout passed.
         deadline = time.monotonic() + timeout
         while len(self.fetched) < num_messages and time.monotonic() < deadline:
@@ -64,11 +81,16 @@ class FakeConsumer:
         taken, self.fetched = self.fetched[:num_messages], self.fetched[num_messages:]
         return taken
 
-    def commit(self, offsets: list[KafkaTopicPartition], asynchronous: bool) -> list[Any]:
+    def commit(self, offsets: list[KafkaTopicPartition], asynchronous: bool) -> list[Any] | None:
         self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
-        if self.refuse_commits:
-            self.refuse_commits -= 1
-            raise KafkaException(KafkaError(KafkaError.ILLEGAL_GENERATION))
+        refused = KafkaError(KafkaError.ILLEGAL_GENERATION) if self.refuse_commits else None
+        self.refuse_commits = max(0, self.refuse_commits - 1)
+        if asynchronous:
+            self._answers.append((refused, list(offsets)))
+            return None
+        self.coordinator.wait()
+        if refused is not None:
+            raise KafkaException(refused)
         return list(offsets)
 
     def assignment(self) -> list[Any]:
@@ -94,8 +116,7 @@ async def started(
         events,
         asyncio.get_running_loop(),
         revoke_timeout_s=1,
-        # The fake has the part of the consumer the thread uses; typed as the real one here.
-        consumer_factory=lambda properties: cast(Consumer, fake),
+        consumer_factory=fake.configured,
     )
     thread.start()
     event = await asyncio.wait_for(events.get(), 5)
@@ -162,3 +183,40 @@ async def test_records_already_fetched_are_handed_over_without_waiting_for_a_ful
         assert time.monotonic() - asked < 0.5
     finally:
         await thread.stop()
+
+
+async def test_a_commit_the_coordinator_cannot_answer_yet_does_not_stop_the_polling() -> None:
+    # A synchronous commit blocked the thread while the broker was down (45 s, measured on
+    # Apache Kafka): no records, no broker-down event, no rebalance served meanwhile.
+    fake = FakeConsumer([("t", 0)])
+    thread, events, epochs = await started(fake)
+    try:
+        fake.coordinator.clear()
+        await asyncio.wait_for(thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 10)]), 5)
+        fake.fetched = [FakeMessage(0)]
+        event = await asyncio.wait_for(events.get(), 2)
+        assert isinstance(event, Fetched)
+        event.admitted.set()
+        # Asked again while the first is on its way: not sent twice.
+        await thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+        fake.coordinator.set()
+        landed = await asyncio.wait_for(events.get(), 5)
+        assert landed == Committed([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+        assert fake.commits == [[("t", 0, 10)]]
+    finally:
+        fake.coordinator.set()
+        await thread.stop()
+
+
+async def test_leaving_the_group_waits_for_the_answer_to_a_commit_on_its_way() -> None:
+    fake = FakeConsumer([("t", 0)])
+    thread, events, epochs = await started(fake)
+    fake.coordinator.clear()
+    await thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+    stopping = asyncio.ensure_future(thread.stop())
+    await asyncio.sleep(0.3)
+    assert not stopping.done()
+    fake.coordinator.set()
+    await asyncio.wait_for(stopping, 5)
+    landed = await asyncio.wait_for(events.get(), 1)
+    assert landed == Committed([CommitRequest("t", 0, epochs[("t", 0)], 10)])
