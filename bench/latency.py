@@ -12,7 +12,8 @@ what else is fetched already, map, post, repeat). At 1,000/s both take the same 
 so that the machine's noise (these cores are shared) falls on both alike; at half the
 saturating rate they take a topic each, one after the other, since both at once with the
 producer would need more than the two cores. Records produced in the first second are left
-out (fetch sessions settling).
+out (fetch sessions settling). While records flow, both consumers run on one half of the CPUs
+and the broker, the producer and the endpoint on the other (`bench.cpus` says why).
 
 Targets: the bridge's p50 within the plain consumer's p50 + linger + 10 ms, its p99 within the
 plain p99 + linger + 50 ms. A row's ratio is that allowance over the bridge's figure: at least
@@ -45,6 +46,7 @@ from bench.common import (
     produce_views,
     start_endpoint,
 )
+from bench.cpus import consumers_apart, pin
 from bench.table import Row
 from bridge.app import run
 from bridge.config import Config
@@ -72,18 +74,22 @@ async def latency(broker: LocalBroker, secrets: Path, records: int, seconds: flo
     )
     base = f"http://127.0.0.1:{port}"
     rows = [Row("added latency", "saturating rate (probe)", saturating, "records/s")]
+    assert broker.pid is not None
     try:
         await _wait_for(base)
-        for rate, together in ((1000, True), (int(saturating / 2), False)):
-            config = _config(broker, secrets, base)
-            if together:
-                plain, bridge = await _deliver(config, base, rate, seconds, PLAIN, BRIDGE)
-            else:
-                [plain] = await _deliver(config, base, rate, seconds, PLAIN)
+        with consumers_apart([broker.pid, endpoint.pid]) as feeders:
+            for rate, together in ((1000, True), (int(saturating / 2), False)):
                 config = _config(broker, secrets, base)
-                [bridge] = await _deliver(config, base, rate, seconds, BRIDGE)
-            linger = config.vendors[VENDOR].batch.linger_ms
-            rows.extend(_rows(rate, seconds, together, linger, plain, bridge))
+                if together:
+                    plain, bridge = await _deliver(
+                        config, base, rate, seconds, feeders, PLAIN, BRIDGE
+                    )
+                else:
+                    [plain] = await _deliver(config, base, rate, seconds, feeders, PLAIN)
+                    config = _config(broker, secrets, base)
+                    [bridge] = await _deliver(config, base, rate, seconds, feeders, BRIDGE)
+                linger = config.vendors[VENDOR].batch.linger_ms
+                rows.extend(_rows(rate, seconds, together, linger, plain, bridge))
     finally:
         endpoint.terminate()
         await endpoint.wait()
@@ -136,9 +142,10 @@ async def _saturating_rate(broker: LocalBroker, secrets: Path, records: int) -> 
 
 
 async def _deliver(
-    config: Config, base: str, rate: int, seconds: float, *senders: str
+    config: Config, base: str, rate: int, seconds: float, feeders: set[int], *senders: str
 ) -> list[list[float]]:
-    """The latencies of each sender (`PLAIN`, `BRIDGE`), all taking the config's topic at once."""
+    """The latencies of each sender (`PLAIN`, `BRIDGE`), all taking the config's topic at once;
+    the producer runs on the `feeders` CPUs."""
     topic = config.topics.product_views[0].name
     spawn = multiprocessing.get_context("spawn")  # not a fork of a process running threads
     assigned, stop_plain = spawn.Event(), spawn.Event()
@@ -169,7 +176,8 @@ async def _deliver(
             if PLAIN in senders and not plain.is_alive():
                 raise RuntimeError("the plain consumer ended before it was assigned")
             await asyncio.sleep(0.05)
-        started, count = await _produce(config.kafka.bootstrap_servers, topic, rate, seconds)
+        bootstrap = config.kafka.bootstrap_servers
+        started, count = await _produce(bootstrap, topic, rate, seconds, feeders)
         return await asyncio.gather(*(_collect(base, sender, started, count) for sender in senders))
     finally:
         stop_plain.set()
@@ -215,12 +223,16 @@ def plain_consumer(config: Config, base: str, topic: str, assigned: Event, stop:
         consumer.close()
 
 
-async def _produce(bootstrap: str, topic: str, rate: int, seconds: float) -> tuple[float, int]:
-    """Runs the producer (below) in its own process: its start (wall clock) and count."""
+async def _produce(
+    bootstrap: str, topic: str, rate: int, seconds: float, cpus: set[int]
+) -> tuple[float, int]:
+    """Runs the producer (below) in its own process on `cpus`: its start (wall clock) and
+    count."""
     producer = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "bench.latency", bootstrap, topic, str(rate), str(seconds)),
         stdout=asyncio.subprocess.PIPE,
     )
+    pin(producer.pid, cpus)
     out, _ = await producer.communicate()
     if producer.returncode:
         raise RuntimeError(f"the latency producer failed ({producer.returncode})")

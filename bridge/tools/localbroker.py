@@ -89,6 +89,10 @@ class LocalBroker:
         self.stop()
         raise RuntimeError(f"the broker did not listen on {self.bootstrap} in time")
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def create_topics(self, topics: dict[str, int]) -> None:
         """Create `{name: partitions}`; existing topics are left as they are."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
