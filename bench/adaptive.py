@@ -15,6 +15,12 @@ work does not share the bridge's event loop; it counts the 429s it answers.
 - Fast vendor: 2 ms, no hidden capacity; the rate is bounded by the two processes' CPU.
   Target: adaptive >= 0.95 of the best fixed setting.
 
+The sweep picks the best fixed setting; then that setting and adaptive run alternately
+`DUELS` times each, and the ratio is the median of adaptive's runs to the median of the best
+setting's. Compared with the sweep's own figure, the best setting would read high: it is the
+highest of six noisy runs, and on a flat top (the fast vendor's 24, 32 and 64) it wins by the
+luck of its run.
+
 Every setting delivers the same records from the same topic, each run with its own consumer
 group (``--adaptive-records`` of them against the hidden capacity, five times as many to the
 fast vendor, which takes them about ten times as fast). Concurrency 1 is left out of the
@@ -25,9 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +47,8 @@ from bench.table import Row
 from bridge.tools.localbroker import LocalBroker, free_port
 
 SWEEP = (4, 8, 16, 24, 32, 64)
+DUELS = 3
+"""The best fixed setting and adaptive, measured alternately this many times each."""
 MAX_CONCURRENCY = 64
 """Adaptive's bound: the config's default, twice the hidden ceiling."""
 VENDOR = "esputnik"
@@ -115,8 +125,9 @@ class Sandbox:
 
 async def _sweep(
     broker: LocalBroker, secrets: Path, topic: str, vendor: Vendor, records: int
-) -> tuple[dict[int, float], float, dict[str, int]]:
-    """Each fixed setting's rate, adaptive's rate, and adaptive's requests by status."""
+) -> tuple[dict[int, float], float, float, dict[str, int]]:
+    """Each fixed setting's rate in the sweep; then the best one's rate and adaptive's, each the
+    median of `DUELS` runs taken alternately; and adaptive's requests by status."""
     fixed: dict[int, float] = {}
     async with Sandbox(vendor) as sandbox:
 
@@ -127,15 +138,18 @@ async def _sweep(
             measured, _ = await bridge_rate(config, VENDOR, records)
             return measured, await sandbox.statuses()
 
-        # Adaptive in the middle of the sweep, so that a slow spell of this shared machine
-        # is less likely to fall on it alone.
-        middle = len(SWEEP) // 2
-        for concurrency in SWEEP[:middle]:
+        for concurrency in SWEEP:
             fixed[concurrency], _ = await rate(concurrency)
-        adaptive, statuses = await rate("adaptive")
-        for concurrency in SWEEP[middle:]:
-            fixed[concurrency], _ = await rate(concurrency)
-    return fixed, adaptive, statuses
+        best = max(fixed, key=fixed.__getitem__)
+        best_rates: list[float] = []
+        adaptive_rates: list[float] = []
+        statuses: Counter[str] = Counter()
+        for _ in range(DUELS):
+            best_rates.append((await rate(best))[0])
+            measured, answered = await rate("adaptive")
+            adaptive_rates.append(measured)
+            statuses.update(answered)
+    return fixed, statistics.median(best_rates), statistics.median(adaptive_rates), dict(statuses)
 
 
 async def _scenario(
@@ -144,12 +158,12 @@ async def _scenario(
     topic = f"bench-adaptive-{vendor.name}"
     broker.create_topics({topic: PARTITIONS, f"{topic}-orders": 1})
     produce_views(broker, topic, records, customers=False)
-    fixed, adaptive, statuses = await _sweep(broker, secrets, topic, vendor, records)
+    fixed, best_rate, adaptive, statuses = await _sweep(broker, secrets, topic, vendor, records)
     best = max(fixed, key=fixed.__getitem__)
     scenario = f"adaptive concurrency, {vendor.description}, {records:,} records"
     rows = [Row(scenario, f"fixed {c}", r, "records/s", r / fixed[best]) for c, r in fixed.items()]
-    rows.append(Row(scenario, "best fixed (ratio 1.00 above)", fixed[best], "records/s"))
-    rows.append(Row(scenario, "adaptive", adaptive, "records/s", adaptive / fixed[best], target))
+    rows.append(Row(scenario, f"best fixed ({best}), again", best_rate, "records/s"))
+    rows.append(Row(scenario, "adaptive", adaptive, "records/s", adaptive / best_rate, target))
     requests = sum(statuses.values())
     throttled = statuses.get("429", 0) / requests if requests else 0.0
     # The table reads ratios as "at least": the share of requests not throttled, >= 0.99.
