@@ -162,7 +162,8 @@ class ConsumerThread:
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        """Not ended: a thread not started yet is not dead (a starting pod is live)."""
+        return not self.closed.done()
 
     # -- the consumer thread ---------------------------------------------------------------
     def _run(self) -> None:

@@ -115,7 +115,9 @@ class Pipeline:
 
     @property
     def consumer_alive(self) -> bool:
-        return self._consumer is not None and self._consumer.alive
+        """False once the consumer thread ended; true while the pipeline is still starting:
+        /healthz answered 503 between the startup probe passing and the thread's start."""
+        return self._consumer is None or self._consumer.alive
 
     def stop(self, deadline: float | None = None) -> None:
         """Drain and stop; `deadline` (the loop's clock) bounds the whole shutdown."""

@@ -220,3 +220,18 @@ async def test_leaving_the_group_waits_for_the_answer_to_a_commit_on_its_way() -
     await asyncio.wait_for(stopping, 5)
     landed = await asyncio.wait_for(events.get(), 1)
     assert landed == Committed([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+
+
+async def test_a_consumer_thread_is_alive_from_construction_until_it_ends() -> None:
+    # Not started is not dead: /healthz failed a starting pod in the gap before the start.
+    fake = FakeConsumer([("t", 0)])
+    events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
+    thread = ConsumerThread(
+        {}, ["t"], events, asyncio.get_running_loop(), 1, consumer_factory=fake.configured
+    )
+    assert thread.alive
+    thread.start()
+    await asyncio.wait_for(events.get(), 5)
+    assert thread.alive
+    await thread.stop()
+    assert not thread.alive
