@@ -132,10 +132,10 @@ class ConsumerThread:
         """Pause (False) or resume (True) every assigned partition."""
         (self._fetching.set if enabled else self._fetching.clear)()
 
-    async def commit(self, commits: list[CommitRequest]) -> None:
-        """Send from the consumer thread; the outcome arrives as Committed or CommitFailed.
-        Raises `ConsumerDiedError` if the thread is gone or dies before sending it."""
-        command = Command(lambda: self._commit(commits))
+    async def commit(self, commits: list[CommitRequest], wait: bool = False) -> None:
+        """Send from the consumer thread (with `wait`, until Kafka answered); the outcome comes
+        as Committed or CommitFailed. `ConsumerDiedError` if the thread is or goes away."""
+        command = Command(lambda: self._commit(commits, wait))
         if not self._thread.is_alive() and self._thread.ident is not None:
             raise ConsumerDiedError("the consumer thread is not running")
         self._commands.put(command)

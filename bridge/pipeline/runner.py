@@ -114,9 +114,7 @@ class Pipeline:
         )
 
     @property
-    def consumer_alive(self) -> bool:
-        """False once the consumer thread ended; true while the pipeline is still starting:
-        /healthz answered 503 between the startup probe passing and the thread's start."""
+    def consumer_alive(self) -> bool:  # a pipeline still starting is alive
         return self._consumer is None or self._consumer.alive
 
     def stop(self, deadline: float | None = None) -> None:
@@ -209,7 +207,8 @@ class Pipeline:
             )
         try:
             async with asyncio.timeout_at(max(loop.time(), deadline)):
-                await self._commit()
+                # Waited for, as a revocation's: unwaited, a rebalance could refuse it unseen.
+                await self._commit(wait=True)
                 await consumer.stop()
         except TimeoutError:
             log.error(
@@ -377,10 +376,10 @@ class Pipeline:
             self._publish_ready()
             await self._commit()
 
-    async def _commit(self) -> None:
+    async def _commit(self, wait: bool = False) -> None:
         commits = self._partitions.commits()
         if commits and self._consumer is not None:
-            await self._consumer.commit(commits)
+            await self._consumer.commit(commits, wait)
 
     def _count_dead_letter_refusal(self, kind: str) -> None:
         self._metrics.dead_letter_write_failures.labels(self.name, kind).inc()
