@@ -3,7 +3,8 @@
 The consumer thread commits asynchronously: a synchronous commit blocks the thread until the
 group coordinator answers, and while the broker is down that is the whole session timeout
 (45 s measured with the defaults), with nothing polled meanwhile: no broker-state events, no
-rebalance callbacks, no records. The answer comes later, through ``on_commit``.
+rebalance callbacks, no records. The answer comes later, through ``on_commit``. Only the
+commits of a hand-over (a revocation, a shutdown) are waited for: the next owner reads them.
 
 Kafka applies one member's commits in the order they were sent, so the rules that keep a
 partition's committed offset from ever moving backwards are:
