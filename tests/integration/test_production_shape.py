@@ -42,6 +42,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.events import EventType, load_schema
 from bridge.kafka.avro import AvroDecoder, AvroEncoder
+from bridge.tools.localbroker import stop_process as terminate_or_kill
 from bridge.tools.sample import SampleEvents
 from tests.support.apache_kafka import ApacheKafka, free_port
 from tests.support.kafka import SANDBOX_SETTINGS, SCHEMAS, SECRET_FIELDS, headers_of
@@ -157,12 +158,7 @@ class SandboxProcess:
 def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGCONT)  # a stopped process cannot handle SIGTERM
-        process.terminate()
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    terminate_or_kill(process, timeout_s)
 
 
 class BridgeInstance:

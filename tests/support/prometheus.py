@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
 from bridge.metrics import Metrics
+from bridge.tools.localbroker import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 RULES_FILE = REPO / "helm/bridge/files/bridge-rules.yml"
@@ -214,12 +215,7 @@ def running_prometheus(
         wait_for(prometheus.is_ready, START_TIMEOUT_S, "prometheus /-/ready")
         yield prometheus
     finally:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, STOP_TIMEOUT_S)
 
 
 def expand_grafana_variables(expr: str) -> str:
