@@ -235,3 +235,24 @@ async def test_a_consumer_thread_is_alive_from_construction_until_it_ends() -> N
     assert thread.alive
     await thread.stop()
     assert not thread.alive
+
+
+async def test_a_hand_over_commit_waits_for_kafka_s_answer() -> None:
+    # The shutdown's last commit: sent without waiting, a rebalance refused it unseen and the
+    # next owner delivered 38 records again (CI, join/leave scenario).
+    fake = FakeConsumer([("t", 0)])
+    thread, events, epochs = await started(fake)
+    try:
+        fake.coordinator.clear()
+        waited = asyncio.ensure_future(
+            thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 10)], wait=True)
+        )
+        await asyncio.sleep(0.3)
+        assert not waited.done()
+        fake.coordinator.set()
+        await asyncio.wait_for(waited, 5)
+        landed = await asyncio.wait_for(events.get(), 1)
+        assert landed == Committed([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+    finally:
+        fake.coordinator.set()
+        await thread.stop()
