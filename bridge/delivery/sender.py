@@ -103,9 +103,16 @@ class Sender:
                 waited = await self._limiter.acquire()
                 if waited:
                     self._rate_wait.inc(waited)
+            if self._concurrency is not None:
+                # Before the records are marked as sent: the adaptive limit can hold them a
+                # long time, and a hand-over waits for records marked as sent, not for
+                # records waiting here.
+                await self._concurrency.acquire()
             # Checked after the waits: a hand-over may have begun during them or the backoff.
             leaving = [record for record in batch if not record.tracker.wanted(record.offset)]
             if leaving:
+                if self._concurrency is not None:
+                    self._concurrency.abandon()
                 # Sent whole, a batch retried across a hand-over would deliver records past
                 # the hand-over's commit, which the next owner then delivers again.
                 sent.dropped.extend(leaving)
@@ -147,19 +154,17 @@ class Sender:
     async def _request(
         self, request: HttpRequest, items: list[Item]
     ) -> tuple[int, list[ItemResult]]:
-        """One request, inside the adaptive limit when there is one (it learns from the reply)."""
+        """One request, holding a place under the adaptive limit when there is one (it learns
+        from the reply)."""
         limiter = self._concurrency
         if limiter is None:
             return await self._client.send(request, items)
-        await limiter.acquire()
         started = time.monotonic()
         try:
             reply = await self._client.send(request, items)
         except DeliveryError as exc:
             answered = exc.status is not None
-            limiter.release(
-                time.monotonic() - started if answered else None, exc.status, exc.retry_after
-            )
+            limiter.release(time.monotonic() - started if answered else None, exc.status)
             raise
         except BaseException:
             limiter.abandon()

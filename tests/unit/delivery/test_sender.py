@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 
 from bridge.config import VendorConfig
+from bridge.delivery.adaptive import AdaptiveConcurrency
 from bridge.delivery.client import VendorClient
 from bridge.delivery.retry import Circuit
 from bridge.delivery.sender import Sender
@@ -57,13 +59,16 @@ class BusyOnce:
         return 200, [ACCEPTED] * len(items)
 
 
-def sender_with(client: BusyOnce | AcceptAll) -> Sender:
+def sender_with(
+    client: BusyOnce | AcceptAll, concurrency: AdaptiveConcurrency | None = None
+) -> Sender:
     return Sender(
         cast(Vendor[Any], OneBodyPerItem()),
         VendorConfig.model_validate({"retry": {"initial_backoff_s": 0.01}}),
         cast(VendorClient, client),
         Circuit(5, 1, lambda state: None),
         Metrics(CollectorRegistry()),
+        concurrency,
     )
 
 
@@ -97,3 +102,22 @@ async def test_a_batch_not_yet_sent_when_the_hand_over_begins_sends_only_what_cl
     assert client.bodies == [b"0"]
     assert [records for records, _ in sent.delivered] == [[first]]
     assert sent.dropped == [third, fourth]
+
+
+async def test_a_batch_held_by_the_adaptive_limit_when_the_hand_over_begins_is_not_sent() -> None:
+    # Records waiting for a place under the limit (or out a Retry-After) are not on their way:
+    # the hand-over does not wait for them, so sent afterwards they would pass its commit.
+    tracker = PartitionOffsets("t", 0, 1)
+    batch = batch_of(tracker, [0, 1, 2])
+    concurrency = AdaptiveConcurrency(max_concurrency=4)
+    await concurrency.acquire()  # another request holds the only place
+    client = AcceptAll()
+    sending = asyncio.create_task(sender_with(client, concurrency).send(batch))
+    await asyncio.sleep(0.01)
+    assert not sending.done()
+    tracker.leaving = True
+    concurrency.abandon()
+    sent = await sending
+    assert client.bodies == []
+    assert sent.dropped == batch
+    assert concurrency.in_flight == 0
