@@ -47,8 +47,9 @@ from bench.table import Row
 from bridge.tools.localbroker import LocalBroker, free_port
 
 SWEEP = (4, 8, 16, 24, 32, 64)
-DUELS = 3
-"""The best fixed setting and adaptive, measured alternately this many times each."""
+DUELS = 5
+"""The best fixed setting and adaptive, measured alternately this many times each: the targets
+are judged on the median of at least five alternating runs."""
 MAX_CONCURRENCY = 64
 """Adaptive's bound: the config's default, twice the hidden ceiling."""
 VENDOR = "esputnik"
