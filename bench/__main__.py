@@ -48,6 +48,12 @@ async def _adaptive(broker: LocalBroker, secrets: Path, args: argparse.Namespace
     return hidden + await adaptive.fast_vendor(broker, secrets, args.adaptive_records * 5)
 
 
+async def _adaptive_faults(
+    broker: LocalBroker, secrets: Path, args: argparse.Namespace
+) -> list[Row]:
+    return await adaptive.faulty_vendors(broker, secrets, args.adaptive_records // 5)
+
+
 async def _five_vendors(broker: LocalBroker, secrets: Path, args: argparse.Namespace) -> list[Row]:
     return await fleet.run(broker, secrets, args.records)
 
@@ -61,6 +67,7 @@ SCENARIOS: dict[str, Scenario] = {
     "one-per-event": _one_per_event,
     "latency": _latency,
     "adaptive": _adaptive,
+    "adaptive-faults": _adaptive_faults,
     "five-vendors": _five_vendors,
     "memory": _memory,
 }

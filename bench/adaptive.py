@@ -72,6 +72,21 @@ HIDDEN_CAPACITY = Vendor(
     {"latency_ms": 30, "capacity_knee": 16, "knee_latency_ms": 3, "capacity_ceiling": 32},
 )
 FAST = Vendor("fast", "fast vendor (2 ms, no hidden capacity)", {"latency_ms": 2})
+FAULTY = (
+    Vendor(
+        "throttling",
+        "vendor throttling at random (20 ms, 10 % 429 with Retry-After: 1)",
+        {"latency_ms": 20, "throttle_rate": 0.1},
+    ),
+    Vendor(
+        "failing",
+        "vendor failing at random (20 ms, 20 % 503)",
+        {"latency_ms": 20, "error_rate": 0.2},
+    ),
+)
+"""Vendors whose refusals do not come from our load: what adaptive, which reads them as the
+vendor shedding load, gives up against the default fixed setting."""
+DEFAULT_FIXED = 16
 
 
 class Sandbox:
@@ -124,6 +139,22 @@ class Sandbox:
         return by_status
 
 
+async def _rate(
+    broker: LocalBroker,
+    secrets: Path,
+    sandbox: Sandbox,
+    topic: str,
+    concurrency: int | str,
+    records: int,
+) -> tuple[float, dict[str, int]]:
+    """One run's records per second, and its requests by status."""
+    extra = {"concurrency": concurrency, "max_concurrency": MAX_CONCURRENCY}
+    config = bridge_config(broker, VENDOR, sandbox.base, topic, extra, secrets)
+    await sandbox.statuses()
+    measured, _ = await bridge_rate(config, VENDOR, records)
+    return measured, await sandbox.statuses()
+
+
 async def _sweep(
     broker: LocalBroker, secrets: Path, topic: str, vendor: Vendor, records: int
 ) -> tuple[dict[int, float], float, float, dict[str, int]]:
@@ -133,11 +164,7 @@ async def _sweep(
     async with Sandbox(vendor) as sandbox:
 
         async def rate(concurrency: int | str) -> tuple[float, dict[str, int]]:
-            extra = {"concurrency": concurrency, "max_concurrency": MAX_CONCURRENCY}
-            config = bridge_config(broker, VENDOR, sandbox.base, topic, extra, secrets)
-            await sandbox.statuses()
-            measured, _ = await bridge_rate(config, VENDOR, records)
-            return measured, await sandbox.statuses()
+            return await _rate(broker, secrets, sandbox, topic, concurrency, records)
 
         for concurrency in SWEEP:
             fixed[concurrency], _ = await rate(concurrency)
@@ -180,3 +207,25 @@ async def hidden_capacity(broker: LocalBroker, secrets: Path, records: int) -> l
 
 async def fast_vendor(broker: LocalBroker, secrets: Path, records: int) -> list[Row]:
     return await _scenario(broker, secrets, records, FAST, 0.95)
+
+
+async def faulty_vendors(broker: LocalBroker, secrets: Path, records: int) -> list[Row]:
+    """Adaptive against the default fixed setting where the vendor refuses at random, each the
+    median of `DUELS` alternating runs. No target: it shows the cost of reading every 429/503
+    as back pressure."""
+    rows: list[Row] = []
+    for vendor in FAULTY:
+        topic = f"bench-adaptive-{vendor.name}"
+        broker.create_topics({topic: PARTITIONS, f"{topic}-orders": 1})
+        produce_views(broker, topic, records, customers=False)
+        rates: dict[int | str, list[float]] = {DEFAULT_FIXED: [], "adaptive": []}
+        async with Sandbox(vendor) as sandbox:
+            for _ in range(DUELS):
+                for concurrency, measured in rates.items():
+                    rate, _ = await _rate(broker, secrets, sandbox, topic, concurrency, records)
+                    measured.append(rate)
+        fixed, adaptive = (statistics.median(measured) for measured in rates.values())
+        scenario = f"adaptive concurrency, {vendor.description}, {records:,} records"
+        rows.append(Row(scenario, f"fixed {DEFAULT_FIXED} (the default)", fixed, "records/s"))
+        rows.append(Row(scenario, "adaptive", adaptive, "records/s", adaptive / fixed))
+    return rows
