@@ -126,6 +126,7 @@ async def run(
     # collector rescanned them 300 times in a 30,000-record run, 5-8 us a record (bench/).
     gc.set_threshold(10_000, 50, 50)
     names = list(vendors or config.enabled_vendors())
+    config = config.model_copy(update={"kafka": config.kafka.shared_by(len(names))})
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry)
     health = Health()

@@ -12,6 +12,20 @@ from pydantic import Field, field_validator, model_validator
 from bridge.config.strict import StrictModel
 from bridge.secrets import Secret
 
+PREFETCH_KB = 8192
+"""librdkafka's prefetch queue of one consumer (``queued.max.messages.kbytes``): it bounds what
+is fetched ahead, so memory stays flat while partitions are paused over a large backlog."""
+PREFETCH_KB_PER_PROCESS = 16_384
+PREFETCH_KB_MIN = 4096
+
+
+def prefetch_kbytes(consumers: int) -> int:
+    """Each consumer's prefetch queue when `consumers` (one per vendor) share a process: 8 MB
+    for one or two, then a share of 16 MB, never below 4 MB. Five vendors in one process
+    (bench/fleet.py) peaked at 244-256 MB with 8 MB each and at 233-234 MB with 4 MB; a batching
+    vendor alone delivered about 8 % less with 4 MB, so a process of its own keeps 8 MB."""
+    return max(PREFETCH_KB_MIN, min(PREFETCH_KB, PREFETCH_KB_PER_PROCESS // max(1, consumers)))
+
 
 class KafkaSettings(StrictModel):
     bootstrap_servers: str
@@ -129,9 +143,7 @@ class KafkaSettings(StrictModel):
             **self.client_properties(),
             "group.id": f"{self.group_prefix}.{vendor}",
             "auto.offset.reset": "earliest",
-            # Bounds what librdkafka prefetches, so memory stays flat while partitions are
-            # paused over a large backlog.
-            "queued.max.messages.kbytes": 8192,
+            "queued.max.messages.kbytes": PREFETCH_KB,
             # The broker answers a fetch with nothing new after this long; librdkafka's 500 ms
             # default adds up to that to a record produced just after an empty fetch (issue 16
             # measured a plain consumer at p50 156 ms with it, 58 ms with 10 ms). 25 ms keeps
@@ -139,6 +151,14 @@ class KafkaSettings(StrictModel):
             "fetch.wait.max.ms": 25,
             **self.consumer_properties,
         }
+
+    def shared_by(self, consumers: int) -> KafkaSettings:
+        """These settings for `consumers` consumers in one process: each prefetches its share
+        (`prefetch_kbytes`), unless ``consumer_properties`` sets the queue itself."""
+        queue = {"queued.max.messages.kbytes": prefetch_kbytes(consumers)}
+        return self.model_copy(
+            update={"consumer_properties": {**queue, **self.consumer_properties}}
+        )
 
     def client_properties(self) -> dict[str, str | int | float | bool]:
         """librdkafka properties shared by the consumer and the producers."""

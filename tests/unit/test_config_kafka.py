@@ -146,3 +146,14 @@ def test_schema_registry_basic_auth() -> None:
     assert kafka.schema_registry_auth() == ("SRKEY", "sr-pw")
     assert kafka_settings().schema_registry_auth() is None
     assert "schema_registry_password" in refusal(schema_registry_username="SRKEY")
+
+
+@pytest.mark.parametrize(("consumers", "kbytes"), [(1, 8192), (2, 8192), (3, 5461), (5, 4096)])
+def test_consumers_sharing_a_process_prefetch_a_share_of_it(consumers: int, kbytes: int) -> None:
+    settings = kafka_settings().shared_by(consumers)
+    assert settings.consumer_config("qubit")["queued.max.messages.kbytes"] == kbytes
+
+
+def test_a_prefetch_queue_set_in_consumer_properties_is_kept_when_shared() -> None:
+    settings = kafka_settings(consumer_properties={"queued.max.messages.kbytes": 1024})
+    assert settings.shared_by(5).consumer_config("qubit")["queued.max.messages.kbytes"] == 1024
