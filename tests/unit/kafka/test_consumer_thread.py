@@ -208,18 +208,29 @@ async def test_a_commit_the_coordinator_cannot_answer_yet_does_not_stop_the_poll
         await thread.stop()
 
 
+async def held_until_the_coordinator_answers(
+    fake: FakeConsumer,
+    events: asyncio.Queue[ConsumerEvent],
+    waiting: asyncio.Future[None],
+    commit: CommitRequest,
+) -> None:
+    """`waiting` does not end while the coordinator is away; back, it ends and `commit` lands."""
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    fake.coordinator.set()
+    await asyncio.wait_for(waiting, 5)
+    assert await asyncio.wait_for(events.get(), 1) == Committed([commit])
+
+
 async def test_leaving_the_group_waits_for_the_answer_to_a_commit_on_its_way() -> None:
     fake = FakeConsumer([("t", 0)])
     thread, events, epochs = await started(fake)
     fake.coordinator.clear()
-    await thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 10)])
-    stopping = asyncio.ensure_future(thread.stop())
-    await asyncio.sleep(0.3)
-    assert not stopping.done()
-    fake.coordinator.set()
-    await asyncio.wait_for(stopping, 5)
-    landed = await asyncio.wait_for(events.get(), 1)
-    assert landed == Committed([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+    commit = CommitRequest("t", 0, epochs[("t", 0)], 10)
+    await thread.commit([commit])
+    await held_until_the_coordinator_answers(
+        fake, events, asyncio.ensure_future(thread.stop()), commit
+    )
 
 
 async def test_a_consumer_thread_is_alive_from_construction_until_it_ends() -> None:
@@ -244,15 +255,9 @@ async def test_a_hand_over_commit_waits_for_kafka_s_answer() -> None:
     thread, events, epochs = await started(fake)
     try:
         fake.coordinator.clear()
-        waited = asyncio.ensure_future(
-            thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 10)], wait=True)
-        )
-        await asyncio.sleep(0.3)
-        assert not waited.done()
-        fake.coordinator.set()
-        await asyncio.wait_for(waited, 5)
-        landed = await asyncio.wait_for(events.get(), 1)
-        assert landed == Committed([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+        commit = CommitRequest("t", 0, epochs[("t", 0)], 10)
+        waited = asyncio.ensure_future(thread.commit([commit], wait=True))
+        await held_until_the_coordinator_answers(fake, events, waited, commit)
     finally:
         fake.coordinator.set()
         await thread.stop()
