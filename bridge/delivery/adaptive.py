@@ -41,6 +41,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from bridge.config import VendorConfig
+
 DECREASE_RATIO = 0.9
 EWMA_ALPHA = 0.4
 """Weight of the newest period in the round-trip baseline."""
@@ -198,3 +200,15 @@ class AdaptiveConcurrency:
                 if not waiter.done():  # a cancelled waiter takes no place
                     waiter.set_result(None)
                     places -= 1
+
+
+def workers_and_limiter(
+    vc: VendorConfig, on_limit: Callable[[int], None]
+) -> tuple[int, AdaptiveConcurrency | None]:
+    """How many workers a vendor's pipeline runs, and the limiter deciding how many of them
+    send: with ``adaptive``, a worker per place the limit may reach; else `concurrency`
+    workers and no limiter. `on_limit` is told the limit (once, when fixed)."""
+    if vc.concurrency == "adaptive":
+        return vc.max_concurrency, AdaptiveConcurrency(vc.max_concurrency, on_limit)
+    on_limit(vc.concurrency)
+    return vc.concurrency, None

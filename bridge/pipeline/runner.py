@@ -26,7 +26,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from bridge.config import Config, VendorConfig
-from bridge.delivery.adaptive import AdaptiveConcurrency
+from bridge.delivery.adaptive import AdaptiveConcurrency, workers_and_limiter
 from bridge.delivery.client import VendorClient
 from bridge.delivery.retry import Circuit, CircuitState
 from bridge.delivery.sender import Sender
@@ -158,14 +158,7 @@ class Pipeline:
         )
         async with VendorClient(self.vendor, self._vc.request_timeout_s, self._metrics) as client:
             limit = self._metrics.concurrency_limit.labels(self.name)
-            if self._vc.concurrency == "adaptive":
-                # A worker per place the limit may reach; the limiter decides how many send.
-                adaptive = AdaptiveConcurrency(self._vc.max_concurrency, limit.set)
-                workers = self._vc.max_concurrency
-            else:
-                adaptive = None
-                workers = self._vc.concurrency
-                limit.set(workers)
+            workers, adaptive = workers_and_limiter(self._vc, limit.set)
             sender = Sender(self.vendor, self._vc, client, self._circuit, self._metrics, adaptive)
             running = [
                 self._start(self._work(sender, settlement, adaptive), f"{self.name}-worker-{i}")
