@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from bridge.config import Config
+from bridge.kafka.formats import Decoders
 from bridge.kafka.producer import AsyncProducer
 from bridge.metrics import Metrics
 from bridge.pipeline import Pipeline
@@ -136,15 +137,12 @@ async def run(
     producer = AsyncProducer(
         {**config.kafka.client_properties(), **config.kafka.producer_properties}, loop
     )
-    pipelines = [
-        Pipeline(
-            config,
-            build_vendor(name, config.vendor_settings[name], config.vendors[name].base_url),
-            producer,
-            metrics,
-        )
+    built = [
+        build_vendor(name, config.vendor_settings[name], config.vendors[name].base_url)
         for name in names
     ]
+    decoders = Decoders.for_pipelines(config, [vendor.event_types for vendor in built])
+    pipelines = [Pipeline(config, vendor, producer, metrics, decoders) for vendor in built]
     health.pipelines = pipelines
     health.tasks = [asyncio.create_task(p.run(), name=f"pipeline-{p.name}") for p in pipelines]
     beat = asyncio.create_task(_heartbeat(health), name="heartbeat")

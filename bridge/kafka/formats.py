@@ -5,21 +5,30 @@
   Schema. A record that does not match is a dead letter naming the failing keyword and where
   in the record it failed, never the value (it may be personal data).
 
-`decoder_for` picks the decoder of a configured source topic and the schemas it reads with.
+`decoder_for` picks the decoder of a configured source topic and the schemas it reads with;
+`Decoders` holds them for the pipelines of one process, a topic's decoder shared by its readers.
 """
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 import jsonschema
 import orjson
 
-from bridge.config import TopicSettings
+from bridge.config import Config, TopicSettings
 from bridge.errors import DecodeError
-from bridge.events import load_schema
+from bridge.events import EventType, load_schema
 from bridge.kafka.avro import AvroDecoder
+
+RECENT = 4096
+"""Results a shared topic's decoder keeps: pipelines this many records apart decode once."""
+
+Decode = Callable[[bytes | None], dict[str, Any]]
 
 
 class Decoder(Protocol):
@@ -66,3 +75,47 @@ def decoder_for(source: TopicSettings, schemas_dir: Path) -> AvroDecoder | JsonD
         return AvroDecoder(None, "avro", retailers)
     # Mapped Confluent records: read as written, or resolved against the retailer's file.
     return AvroDecoder(retailers, "confluent")
+
+
+class Decoders:
+    """The decoders of one process's pipelines: one per source topic, made on first use.
+
+    With several vendors in one process each pipeline reads a topic with a consumer of its own,
+    and would decode every record again: an order five times with five vendors, where decoding
+    is the largest cost (docs/performance.md). So a topic in `shared` keeps its last `RECENT`
+    results by value, and a pipeline that reads the record a little after another one takes
+    the event that one decoded. Pipelines that keep close share the work; one far behind
+    decodes for itself. The event dict is shared as it is: nothing after the decoder changes
+    an event (`tests/unit/vendors/test_properties.py` checks every vendor's mapper).
+    """
+
+    def __init__(self, schemas_dir: Path, shared: Collection[str] = ()) -> None:
+        self._schemas_dir = schemas_dir
+        self._shared = frozenset(shared)
+        self._made: dict[str, tuple[AvroDecoder | JsonDecoder, Decode]] = {}
+
+    @classmethod
+    def for_pipelines(
+        cls, config: Config, event_types: Iterable[Collection[EventType]]
+    ) -> Decoders:
+        """The decoders of pipelines that read `event_types` each: a topic read by more than
+        one of them is shared."""
+        readers = Counter(
+            source.name
+            for types in event_types
+            for kind, source in config.topics.sources()
+            if kind in types
+        )
+        return cls(config.schemas_dir, [topic for topic, count in readers.items() if count > 1])
+
+    def get(self, source: TopicSettings) -> tuple[AvroDecoder | JsonDecoder, Decode]:
+        """The decoder of `source` and how to decode with it (keeping recent results or not)."""
+        made = self._made.get(source.name)
+        if made is None:
+            decoder = decoder_for(source, self._schemas_dir)
+            decode: Decode = decoder.decode
+            if source.name in self._shared:
+                # A failure is not kept: each pipeline counts and dead-letters it for itself.
+                decode = functools.lru_cache(maxsize=RECENT)(decoder.decode)
+            made = self._made[source.name] = (decoder, decode)
+        return made

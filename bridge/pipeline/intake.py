@@ -36,7 +36,7 @@ from bridge.config import Config, KafkaSettings, VendorConfig
 from bridge.errors import DecodeError, MappingError
 from bridge.events import EventType
 from bridge.kafka.avro import AvroDecoder, SchemaMissingError
-from bridge.kafka.formats import JsonDecoder, decoder_for
+from bridge.kafka.formats import Decode, Decoders, JsonDecoder
 from bridge.kafka.offsets import PartitionOffsets
 from bridge.kafka.registry import Registry, RegistryUnavailableError
 from bridge.mapping import SourceMapping, SourceMappingError
@@ -71,23 +71,27 @@ class Source:
     """The topic, or the ``^pattern`` it was subscribed with."""
     event_type: EventType
     decoder: AvroDecoder | JsonDecoder
+    decode: Decode
+    """The decoder's `decode`, keeping recent results where other pipelines read the topic."""
     mapping: SourceMapping | None
 
 
 class Intake:
     """Decodes, maps and routes the records of one vendor's topics."""
 
-    def __init__(self, config: Config, vendor: Vendor[Any], metrics: Metrics) -> None:
+    def __init__(
+        self,
+        config: Config,
+        vendor: Vendor[Any],
+        metrics: Metrics,
+        decoders: Decoders | None = None,
+    ) -> None:
         self._vendor = vendor
         self._vc: VendorConfig = config.vendors[vendor.name]
         self._metrics = metrics
+        decoders = decoders if decoders is not None else Decoders(config.schemas_dir)
         self._sources = [
-            Source(
-                settings.name,
-                kind,
-                decoder_for(settings, config.schemas_dir),
-                settings.compiled_mapping,
-            )
+            Source(settings.name, kind, *decoders.get(settings), settings.compiled_mapping)
             for kind, settings in config.topics.sources()
             if kind in vendor.event_types
         ]
@@ -159,7 +163,7 @@ class Intake:
             record.event_type = source.event_type
             try:
                 try:
-                    decoded = source.decoder.decode(value)
+                    decoded = source.decode(value)
                 except SchemaMissingError:
                     decoded = await self.decode(source, value)
             except DecodeError as exc:
@@ -182,7 +186,7 @@ class Intake:
         """`value` as `source`'s decoder reads it; a writer schema not seen yet is fetched from
         the registry (waited for while it is unavailable). Raises `DecodeError`."""
         try:
-            return source.decoder.decode(value)
+            return source.decode(value)
         except SchemaMissingError as missing:
             assert isinstance(source.decoder, AvroDecoder)
             return await self._decode_with_fetched(source.decoder, missing, value)

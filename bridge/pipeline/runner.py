@@ -44,6 +44,7 @@ from bridge.kafka.consumer_events import (
     TopicPartition,
 )
 from bridge.kafka.deadletter import DeadLetterWriter
+from bridge.kafka.formats import Decoders
 from bridge.kafka.outcomes import OutcomeWriter
 from bridge.kafka.producer import AsyncProducer
 from bridge.metrics import Metrics
@@ -62,7 +63,12 @@ class Pipeline:
     """Runs one vendor's pipeline; `run()` until `stop()` (or a crash, which propagates)."""
 
     def __init__(
-        self, config: Config, vendor: Vendor[Any], producer: AsyncProducer, metrics: Metrics
+        self,
+        config: Config,
+        vendor: Vendor[Any],
+        producer: AsyncProducer,
+        metrics: Metrics,
+        decoders: Decoders | None = None,
     ) -> None:
         self.vendor = vendor
         self.name = vendor.name
@@ -70,7 +76,7 @@ class Pipeline:
         self._vc: VendorConfig = config.vendors[self.name]
         self._producer = producer
         self._metrics = metrics
-        self._intake = Intake(config, vendor, metrics)
+        self._intake = Intake(config, vendor, metrics, decoders)
         self._partitions = Partitions(self.name, metrics)
         batches = vendor.batches
         self._ready = ReadyQueue(

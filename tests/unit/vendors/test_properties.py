@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -165,6 +166,22 @@ def test_bodies_are_json_without_nulls_and_never_show_secrets(
     shown = render(requests)
     for secret in requests[0].secrets:
         assert secret not in shown
+
+
+@pytest.mark.parametrize("name", sorted(vendor_classes()))
+@given(event=events)
+def test_mapping_and_building_requests_leave_the_event_as_it_was(
+    name: str, event: tuple[EventType, dict[str, Any]], vendor: VendorMaker, record: RecordMaker
+) -> None:
+    # The pipelines of one process share a decoded event (`bridge.kafka.formats.Decoders`):
+    # a vendor that changed it would change what the other vendors send.
+    event_type, raw = event
+    decoded = record(event_type, raw)
+    before = copy.deepcopy(decoded)
+
+    _preview_or_reason(vendor(name), event_type, decoded)
+
+    assert decoded == before
 
 
 @given(
