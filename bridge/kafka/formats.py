@@ -86,7 +86,8 @@ class Decoders:
     results by value, and a pipeline that reads the record a little after another one takes
     the event that one decoded. Pipelines that keep close share the work; one far behind
     decodes for itself. The event dict is shared as it is: nothing after the decoder changes
-    an event (`tests/unit/vendors/test_properties.py` checks every vendor's mapper).
+    an event (`tests/unit/vendors/test_properties.py` checks every vendor's mapper,
+    `tests/unit/test_mapping.py` a topic's mapping).
     """
 
     def __init__(self, schemas_dir: Path, shared: Collection[str] = ()) -> None:

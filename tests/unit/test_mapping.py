@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -87,6 +88,16 @@ def test_a_realistic_order_maps_onto_the_bridge_schema(order_mapping: SourceMapp
     assert event["attributes"] == {"segment": "gold", "score": "3"}
     assert event["status"] is None
     assert event["marketing_consent"] is None
+
+
+def test_mapping_leaves_the_decoded_record_as_it_was(order_mapping: SourceMapping) -> None:
+    # The pipelines of one process share a decoded record (`bridge.kafka.formats.Decoders`)
+    # and each applies the topic's mapping to it.
+    record = copy.deepcopy(SOURCE)
+
+    order_mapping.apply(record, b"cust-7", [("event-id", b"e-1")])
+
+    assert record == SOURCE
 
 
 def test_the_event_validates_against_the_bridge_schema(order_mapping: SourceMapping) -> None:
