@@ -5,7 +5,13 @@ import itertools
 
 import pytest
 
-from bridge.delivery.adaptive import DECREASE_RATIO, MIN_PERIOD_S, AdaptiveConcurrency
+from bridge.config import VendorConfig
+from bridge.delivery.adaptive import (
+    DECREASE_RATIO,
+    MIN_PERIOD_S,
+    AdaptiveConcurrency,
+    workers_and_limiter,
+)
 
 
 class Clock:
@@ -180,3 +186,23 @@ async def test_a_request_waits_for_a_place_and_gets_it_when_one_is_released() ->
     limiter.abandon()
     await asyncio.wait_for(room, 1)
     assert limiter.in_flight == 0
+
+
+def test_a_fixed_concurrency_runs_that_many_workers_without_a_limiter() -> None:
+    told: list[int] = []
+
+    workers, limiter = workers_and_limiter(VendorConfig(concurrency=12), told.append)
+
+    assert (workers, limiter, told) == (12, None, [12])
+
+
+def test_adaptive_runs_a_worker_per_place_the_limit_may_reach() -> None:
+    told: list[int] = []
+
+    workers, limiter = workers_and_limiter(
+        VendorConfig(concurrency="adaptive", max_concurrency=40), told.append
+    )
+
+    assert workers == 40
+    assert isinstance(limiter, AdaptiveConcurrency)
+    assert told == [1]  # the limit starts at one, and the limiter reports it as it moves
