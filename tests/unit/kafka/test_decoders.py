@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from confluent_kafka import Message
 from prometheus_client import CollectorRegistry
 
 from bridge.config import Config, TopicSettings, validate_config
@@ -88,29 +89,6 @@ def test_a_failure_is_not_kept_for_the_next_pipeline() -> None:
         decode(b"\x01" + raw[1:])
 
 
-class Message:
-    def __init__(self, value: bytes) -> None:
-        self._value = value
-
-    def topic(self) -> str:
-        return "orders"
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return 0
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def value(self) -> bytes:
-        return self._value
-
-    def headers(self) -> None:
-        return None
-
-
 def test_two_vendors_intakes_take_the_one_decoded_event() -> None:
     settings = config()
     vendors = [
@@ -124,10 +102,11 @@ def test_two_vendors_intakes_take_the_one_decoded_event() -> None:
     for vendor in vendors:
         partitions = Partitions(vendor.name, metrics)
         partitions.assign({("orders", 0): 0})
-        message = Message(bytes(bytearray(raw)))
-        taken = asyncio.run(
-            Intake(settings, vendor, metrics, decoders).take([message], partitions)  # type: ignore[list-item]
+        # A message of its own for each consumer: equal bytes, not the same object.
+        message = Message(
+            topic="orders", partition=0, offset=0, key=b"k", value=bytes(bytearray(raw))
         )
+        taken = asyncio.run(Intake(settings, vendor, metrics, decoders).take([message], partitions))
         assert not taken.dead
         events.append(taken.ready[0].event)
 
