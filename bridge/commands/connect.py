@@ -130,7 +130,7 @@ def _sources(config: Config) -> list[tuple[EventType, TopicSettings]]:
     kinds = {
         kind for name in config.enabled_vendors() for kind in vendor_classes()[name].event_types
     }
-    return [(kind, source) for kind, source in config.topics.sources() if kind in kinds]
+    return config.topics.sources(kinds)
 
 
 def _topic_checks(config: Config, metadata: Any) -> list[Check]:

@@ -5,6 +5,7 @@ ones it writes (dead letters, outcomes).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -144,12 +145,16 @@ class TopicsSettings(StrictModel):
             raise ValueError(f"topic {repeated[0]} is listed more than once")
         return self
 
-    def sources(self) -> list[tuple[EventType, TopicSettings]]:
-        """Every source topic with its event type, orders first, in the order written."""
-        return [
+    def sources(
+        self, kinds: Collection[EventType] = frozenset(EventType)
+    ) -> list[tuple[EventType, TopicSettings]]:
+        """The source topics of `kinds` (default: every one) with their event type, orders
+        first, in the order written."""
+        every = [
             *((EventType.ORDER, source) for source in self.orders),
             *((EventType.PRODUCT_VIEW, source) for source in self.product_views),
         ]
+        return [(kind, source) for kind, source in every if kind in kinds]
 
     def by_event_type(self) -> dict[EventType, TopicSettings]:
         """The first source topic of each event type (where `bridge produce` writes)."""

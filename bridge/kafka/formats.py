@@ -15,7 +15,7 @@ import functools
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import jsonschema
 import orjson
@@ -29,10 +29,6 @@ RECENT = 4096
 """Results a shared topic's decoder keeps: pipelines this many records apart decode once."""
 
 Decode = Callable[[bytes | None], dict[str, Any]]
-
-
-class Decoder(Protocol):
-    def decode(self, raw: bytes | None) -> dict[str, Any]: ...
 
 
 class JsonDecoder:
@@ -102,10 +98,7 @@ class Decoders:
         """The decoders of pipelines that read `event_types` each: a topic read by more than
         one of them is shared."""
         readers = Counter(
-            source.name
-            for types in event_types
-            for kind, source in config.topics.sources()
-            if kind in types
+            source.name for types in event_types for _, source in config.topics.sources(types)
         )
         return cls(config.schemas_dir, [topic for topic, count in readers.items() if count > 1])
 

@@ -92,8 +92,7 @@ class Intake:
         decoders = decoders if decoders is not None else Decoders(config.schemas_dir)
         self._sources = [
             Source(settings.name, kind, *decoders.get(settings), settings.compiled_mapping)
-            for kind, settings in config.topics.sources()
-            if kind in vendor.event_types
+            for kind, settings in config.topics.sources(vendor.event_types)
         ]
         self._by_topic: dict[str, Source | None] = {
             source.name: source for source in self._sources if not source.name.startswith("^")

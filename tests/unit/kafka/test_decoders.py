@@ -1,5 +1,6 @@
-"""A process's pipelines share each topic's decoder; a topic several of them read is decoded
-once per record, not once per pipeline (`bridge.kafka.formats.Decoders`)."""
+"""A process's pipelines share each topic's decoder; a topic several of them read keeps its
+recent results, so pipelines reading a record close together decode it once between them
+(`bridge.kafka.formats.Decoders`)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def config(**topics: Any) -> Config:
 
 
 def source(settings: Config, event_type: EventType) -> TopicSettings:
-    return next(topic for kind, topic in settings.topics.sources() if kind == event_type)
+    return settings.topics.sources({event_type})[0][1]
 
 
 def encoded_order() -> bytes:
