@@ -6,7 +6,8 @@
 - `Circuit`: closed -> open after `failure_threshold` consecutive transient failures, or at once
   on refused credentials (for the credentials probe interval); open for `open_s`, then
   half-open: exactly one probe request goes out, and its success closes the circuit, its failure
-  opens it again. The move to half-open runs on a timer of its own, not only when a request
+  opens it again (a probe whose records are taken away before it goes out lets the next
+  request probe). The move to half-open runs on a timer of its own, not only when a request
   asks: a circuit opened by the last batch in flight must still let the next record probe.
   While the circuit is open the pipeline stops fetching, so a vendor outage piles records up
   in Kafka, not memory; half-open, fetching resumes so that a probe has something to send.
@@ -67,11 +68,12 @@ class Circuit:
         self._timer: asyncio.TimerHandle | None = None
         self._probe_out = False
 
-    async def admit(self) -> None:
-        """Wait until a request may go out: the circuit is closed, or this one is the probe."""
+    async def admit(self) -> bool:
+        """Wait until a request may go out: the circuit is closed, or this one is the probe
+        (True). A probe admitted but not sent must be given back (`probe_not_sent`)."""
         while True:
             if self.state is CircuitState.CLOSED:
-                return
+                return False
             if self.state is CircuitState.OPEN:
                 remaining = self._reopen_at - self._clock()
                 if remaining > 0:
@@ -80,8 +82,16 @@ class Circuit:
                 self._set(CircuitState.HALF_OPEN)
             if not self._probe_out:
                 self._probe_out = True
-                return
+                return True
             await self._changed_or(None)
+
+    def probe_not_sent(self) -> None:
+        """The probe's records were taken away before it went out (their partition was lost
+        or handed over): the next request probes instead. Kept out, the probe would hold
+        every request of the vendor for good, since only its answer moves the circuit on."""
+        if self.state is CircuitState.HALF_OPEN and self._probe_out:
+            self._probe_out = False
+            self._wake()
 
     def success(self) -> None:
         self._failures = 0
@@ -130,10 +140,13 @@ class Circuit:
         self.state = state
         self._probe_out = False
         # Wake every waiter: a new deadline or a closed circuit changes what they wait for.
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._wake()
         if changed:
             self._on_change(state)
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def _changed_or(self, seconds: float | None) -> None:
         """Return when the state changes, or after `seconds` (None: no limit)."""

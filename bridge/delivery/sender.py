@@ -98,7 +98,7 @@ class Sender:
             return
         attempt = 0
         while True:
-            await self._circuit.admit()
+            probe = await self._circuit.admit()
             if self._limiter is not None:
                 waited = await self._limiter.acquire()
                 if waited:
@@ -111,6 +111,8 @@ class Sender:
             # Checked after the waits: a hand-over may have begun during them or the backoff.
             leaving = [record for record in batch if not record.tracker.wanted(record.offset)]
             if leaving:
+                if probe:
+                    self._circuit.probe_not_sent()
                 if self._concurrency is not None:
                     self._concurrency.abandon()
                 # Sent whole, a batch retried across a hand-over would deliver records past

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from bridge.config import VendorConfig
 from bridge.delivery.adaptive import AdaptiveConcurrency
 from bridge.delivery.client import VendorClient
-from bridge.delivery.retry import Circuit
+from bridge.delivery.retry import Circuit, CircuitState
 from bridge.delivery.sender import Sender
 from bridge.errors import TransientDeliveryError
 from bridge.kafka.offsets import PartitionOffsets
@@ -60,13 +60,15 @@ class BusyOnce:
 
 
 def sender_with(
-    client: BusyOnce | AcceptAll, concurrency: AdaptiveConcurrency | None = None
+    client: BusyOnce | AcceptAll,
+    concurrency: AdaptiveConcurrency | None = None,
+    circuit: Circuit | None = None,
 ) -> Sender:
     return Sender(
         cast(Vendor[Any], OneBodyPerItem()),
         VendorConfig.model_validate({"retry": {"initial_backoff_s": 0.01}}),
         cast(VendorClient, client),
-        Circuit(5, 1, lambda state: None),
+        circuit or Circuit(5, 1, lambda state: None),
         Metrics(CollectorRegistry()),
         concurrency,
     )
@@ -121,3 +123,40 @@ async def test_a_batch_held_by_the_adaptive_limit_when_the_hand_over_begins_is_n
     assert client.bodies == []
     assert sent.dropped == batch
     assert concurrency.in_flight == 0
+
+
+async def half_open() -> Circuit:
+    circuit = Circuit(5, 1, lambda state: None)
+    circuit.trip(0)
+    await asyncio.sleep(0.01)  # its timer moves it to half-open
+    assert circuit.state is CircuitState.HALF_OPEN
+    return circuit
+
+
+async def test_a_probe_whose_records_were_taken_away_lets_the_next_request_probe() -> None:
+    # A frozen member resumes with its circuit half-open and its partitions lost: the probe's
+    # records are dropped unsent. Had the probe stayed out, nothing of this vendor would ever
+    # be sent again (every request waits for the probe's answer), and its partitions stall.
+    lost, live = PartitionOffsets("t", 0, 1), PartitionOffsets("t", 1, 2)
+    lost.fenced = True
+    client = AcceptAll()
+    sender = sender_with(client, circuit=await half_open())
+    dropped = await asyncio.wait_for(sender.send(batch_of(lost, [0, 1])), 1)
+    assert [r.offset for r in dropped.dropped] == [0, 1]
+    sent = await asyncio.wait_for(sender.send(batch_of(live, [0])), 1)
+    assert client.bodies == [b"0"]
+    assert [[r.offset for r in records] for records, _ in sent.delivered] == [[0]]
+
+
+async def test_a_probe_that_drops_part_of_its_batch_sends_the_rest() -> None:
+    tracker = PartitionOffsets("t", 0, 1)
+    first, third = batch_of(tracker, [0, 2])
+    tracker.sending(1)
+    tracker.leaving = True  # 2 is above what was sent: only 0 closes a gap
+    client = AcceptAll()
+    circuit = await half_open()
+    sender = sender_with(client, circuit=circuit)
+    sent = await asyncio.wait_for(sender.send([first, third]), 1)
+    assert client.bodies == [b"0"]
+    assert sent.dropped == [third]
+    assert circuit.state is CircuitState.CLOSED
