@@ -349,8 +349,11 @@ class ConsumerThread:
             self._epochs[key] = self._next_epoch
             assigned[key] = self._next_epoch
         self._emit(Assigned(assigned))
-        if partitions and self._paused:
-            consumer.pause(partitions)
+        if partitions:
+            # Set by name either way: librdkafka keeps a partition's pause flag after it is
+            # taken away, so one paused, then lost or given up, and now given back would stay
+            # paused (never fetched, never committed) while we take it for fetching.
+            (consumer.pause if self._paused else consumer.resume)(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]

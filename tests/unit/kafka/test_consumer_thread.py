@@ -96,6 +96,12 @@ class FakeConsumer:
     def assignment(self) -> list[Any]:
         return []
 
+    def pause(self, partitions: list[Any]) -> None:
+        pass
+
+    def resume(self, partitions: list[Any]) -> None:
+        pass
+
     def committed(self, partitions: list[Any], timeout: float) -> list[Any]:
         return [KafkaTopicPartition(tp.topic, tp.partition, -1001) for tp in partitions]
 
