@@ -15,8 +15,11 @@ paused, and rewinds whatever it fetched meanwhile: the thread never stops pollin
 
 Commits are asynchronous, answered through the same polling (`bridge.kafka.commits`: why, and
 how they stay in order). One that Kafka refuses (a rebalance, a coordinator moving) is sent
-again every `COMMIT_RETRY_S`; before leaving the group the thread polls (partitions paused) for
-up to `HANDOVER_COMMIT_S` until every commit landed, or the next owner would redeliver.
+again every `COMMIT_RETRY_S`; before leaving the group the thread polls (partitions paused)
+until every commit landed, or the next owner would redeliver: for as long as `stop()` allows
+(the pipeline gives it what is left of its shutdown deadline), `HANDOVER_COMMIT_S` by default.
+A commit made while the group is between generations is refused until the rebalance ends,
+and the rebalance waits for every member's revocation, each up to `revoke_timeout_s`.
 
 If the thread dies, every command waiting on it fails at once and `closed` completes, so the
 pipeline fails loudly instead of waiting for a commit that will never come.
@@ -114,6 +117,7 @@ class ConsumerThread:
         self._admitted = threading.Event()
         self._admitted.set()
         self._stopping = threading.Event()
+        self._handover_s = self.HANDOVER_COMMIT_S
         self._abandoned = threading.Event()
         self._epochs: dict[TopicPartition, int] = {}
         self._next_epoch = 0
@@ -143,13 +147,16 @@ class ConsumerThread:
             self._fail_commands()
         await asyncio.wrap_future(command.done)
 
-    async def stop(self, abandon: bool = False) -> None:
+    async def stop(self, abandon: bool = False, handover_s: float | None = None) -> None:
         """Leave the group and close the consumer (idempotent).
 
-        With `abandon` (the pipeline crashed, nothing on the loop answers any more) the
-        revocation on close commits nothing instead of asking the loop: safe, since whatever
-        was not committed is delivered again.
+        Before leaving, wait up to `handover_s` (default `HANDOVER_COMMIT_S`) for commits on
+        their way or refused to land. With `abandon` (the pipeline crashed, nothing on the
+        loop answers any more) the revocation on close commits nothing instead of asking the
+        loop: safe, since whatever was not committed is delivered again.
         """
+        if handover_s is not None:
+            self._handover_s = handover_s
         if abandon:
             self._abandoned.set()
         self._stopping.set()
@@ -319,9 +326,9 @@ class ConsumerThread:
             self._commit(self._commits.take_held())
 
     def _settle_before_leaving(self) -> None:
-        """Poll (partitions paused) until held commits land, for up to HANDOVER_COMMIT_S."""
+        """Poll (partitions paused) until held commits land, for up to `_handover_s`."""
         assert self._consumer is not None
-        deadline = time.monotonic() + self.HANDOVER_COMMIT_S
+        deadline = time.monotonic() + self._handover_s
         while self._commits.busy and not self._abandoned.is_set() and time.monotonic() < deadline:
             self._held = True
             self._apply_pause()

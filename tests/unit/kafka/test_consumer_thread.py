@@ -267,3 +267,22 @@ async def test_a_hand_over_commit_waits_for_kafka_s_answer() -> None:
     finally:
         fake.coordinator.set()
         await thread.stop()
+
+
+async def test_leaving_waits_as_long_as_it_is_allowed_for_a_refused_commit_to_land(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Refused while the group was between generations, a shutdown's commit lands only once the
+    # rebalance ends, after every member's revocation: more than HANDOVER_COMMIT_S on a slow
+    # day. Left to the revocation on close, it was refused again and the next owner delivered
+    # again what this member had delivered since its last landed commit.
+    monkeypatch.setattr(ConsumerThread, "HANDOVER_COMMIT_S", 0.3)
+    fake = FakeConsumer([("t", 0)])
+    thread, events, epochs = await started(fake)
+    commit = CommitRequest("t", 0, epochs[("t", 0)], 10)
+    fake.refuse_commits = 6  # retried every COMMIT_RETRY_S: refused for about a second
+    await thread.commit([commit])
+    await asyncio.wait_for(thread.stop(handover_s=5), 10)
+    answers = [events.get_nowait() for _ in range(events.qsize())]
+    assert answers[-1] == Committed([commit])
+    assert fake.commits == [[("t", 0, 10)]] * 7
