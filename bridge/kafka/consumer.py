@@ -1,4 +1,4 @@
-"""The only module that touches confluent_kafka's Consumer.
+"""The only module that touches confluent_kafka's Consumer (its pause flags: `.pausing`).
 
 One thread owns one Consumer: every call to it (poll, pause, resume, commit, close, the
 rebalance callbacks) happens on that thread, so the event loop never blocks on librdkafka and
@@ -62,6 +62,7 @@ from bridge.kafka.consumer_events import (
 )
 from bridge.kafka.lag import Lag
 from bridge.kafka.offsets import commit_metadata
+from bridge.kafka.pausing import Pausing
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +108,9 @@ class ConsumerThread:
         self.batch_limit = self.BATCH
         """Records one fetch may take; the loop lowers it near the in-flight limit."""
         self._handed_at = 0.0
-        self._held = False
         self._commits = CommitBook()
         self._last_commit_retry = 0.0
-        self._fetching = threading.Event()
-        self._fetching.set()
+        self._pausing = Pausing()
         # One batch at a time crosses to the loop: the next is fetched only after the loop has
         # counted the previous one, so a pause decision is never outrun by queued batches.
         self._admitted = threading.Event()
@@ -121,7 +120,6 @@ class ConsumerThread:
         self._abandoned = threading.Event()
         self._epochs: dict[TopicPartition, int] = {}
         self._next_epoch = 0
-        self._paused = False
         self._broker_down = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._consumer: Consumer | None = None
@@ -134,7 +132,7 @@ class ConsumerThread:
 
     def set_fetching(self, enabled: bool) -> None:
         """Pause (False) or resume (True) every assigned partition."""
-        (self._fetching.set if enabled else self._fetching.clear)()
+        self._pausing.set_fetching(enabled)
 
     async def commit(self, commits: list[CommitRequest], wait: bool = False) -> None:
         """Send from the consumer thread (with `wait`, until Kafka answered); the outcome comes
@@ -208,8 +206,8 @@ class ConsumerThread:
 
     def _fetch(self) -> None:
         assert self._consumer is not None
-        self._held = False
-        self._apply_pause()
+        self._pausing.held = False
+        self._pausing.apply(self._consumer)
         # consume(n, timeout) returns once it has n records or the timeout passed: on a slow
         # stream it would hold every record for the whole timeout. Wait for the first record
         # only, then take what else is fetched already.
@@ -222,9 +220,9 @@ class ConsumerThread:
     def _hold(self) -> None:
         """Serve the group while the loop is busy: everything paused, fetched records rewound."""
         assert self._consumer is not None
-        if not self._held:
-            self._held = True
-            self._apply_pause()
+        if not self._pausing.held:
+            self._pausing.held = True
+            self._pausing.apply(self._consumer)
         first: dict[tuple[Any, Any], Any] = {}
         for record in self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S):
             if record.error() is None:
@@ -264,19 +262,6 @@ class ConsumerThread:
             except queue.Empty:
                 return
             command.fail()
-
-    def _apply_pause(self) -> None:
-        assert self._consumer is not None
-        want_paused = self._held or not self._fetching.is_set()
-        if want_paused == self._paused:
-            return
-        assignment = self._consumer.assignment()
-        if assignment:
-            if want_paused:
-                self._consumer.pause(assignment)
-            else:
-                self._consumer.resume(assignment)
-        self._paused = want_paused
 
     def _commit(self, commits: Iterable[CommitRequest], wait: bool = False) -> None:
         """Send the commits of current assignments; with `wait`, block until Kafka answers."""
@@ -330,8 +315,8 @@ class ConsumerThread:
         assert self._consumer is not None
         deadline = time.monotonic() + self._handover_s
         while self._commits.busy and not self._abandoned.is_set() and time.monotonic() < deadline:
-            self._held = True
-            self._apply_pause()
+            self._pausing.held = True
+            self._pausing.apply(self._consumer)
             self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S)  # serves the rejoin
             self._retry_commits(time.monotonic())
 
@@ -356,11 +341,7 @@ class ConsumerThread:
             self._epochs[key] = self._next_epoch
             assigned[key] = self._next_epoch
         self._emit(Assigned(assigned))
-        if partitions:
-            # Set by name either way: librdkafka keeps a partition's pause flag after it is
-            # taken away, so one paused, then lost or given up, and now given back would stay
-            # paused (never fetched, never committed) while we take it for fetching.
-            (consumer.pause if self._paused else consumer.resume)(partitions)
+        self._pausing.assigned(consumer, partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]

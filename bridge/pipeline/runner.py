@@ -58,10 +58,6 @@ from bridge.vendors.base import Vendor
 
 log = logging.getLogger(__name__)
 
-CLOSE_S = 1.0
-"""What a shutdown keeps of its deadline for closing the consumer: the revocation on close
-(nothing left to wait for by then) and leaving the group."""
-
 
 class Pipeline:
     """Runs one vendor's pipeline; `run()` until `stop()` (or a crash, which propagates)."""
@@ -210,12 +206,10 @@ class Pipeline:
             )
         try:
             async with asyncio.timeout_at(max(loop.time(), deadline)):
-                # Waited for, as a revocation's: unwaited, a rebalance could refuse it unseen.
+                # Waited for, as a revocation's: unwaited, a rebalance could refuse it unseen;
+                # refused mid-rebalance, it is sent again until the deadline (less 1 s to close).
                 await self._commit(wait=True)
-                # A commit refused mid-rebalance lands once the group has settled, which can
-                # take another member's whole revocation: wait for it while the deadline
-                # allows, keeping a moment for the close itself.
-                await consumer.stop(handover_s=max(0.0, deadline - loop.time() - CLOSE_S))
+                await consumer.stop(handover_s=max(0.0, deadline - loop.time() - 1))
         except TimeoutError:
             log.error(
                 "shutdown deadline reached before the consumer closed; uncommitted records "
