@@ -206,8 +206,7 @@ class ConsumerThread:
 
     def _fetch(self) -> None:
         assert self._consumer is not None
-        self._pausing.held = False
-        self._pausing.apply(self._consumer)
+        self._pausing.hold(self._consumer, False)
         # consume(n, timeout) returns once it has n records or the timeout passed: on a slow
         # stream it would hold every record for the whole timeout. Wait for the first record
         # only, then take what else is fetched already.
@@ -220,9 +219,7 @@ class ConsumerThread:
     def _hold(self) -> None:
         """Serve the group while the loop is busy: everything paused, fetched records rewound."""
         assert self._consumer is not None
-        if not self._pausing.held:
-            self._pausing.held = True
-            self._pausing.apply(self._consumer)
+        self._pausing.hold(self._consumer, True)
         first: dict[tuple[Any, Any], Any] = {}
         for record in self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S):
             if record.error() is None:
@@ -315,8 +312,7 @@ class ConsumerThread:
         assert self._consumer is not None
         deadline = time.monotonic() + self._handover_s
         while self._commits.busy and not self._abandoned.is_set() and time.monotonic() < deadline:
-            self._pausing.held = True
-            self._pausing.apply(self._consumer)
+            self._pausing.hold(self._consumer, True)
             self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S)  # serves the rejoin
             self._retry_commits(time.monotonic())
 

@@ -1,9 +1,9 @@
 """Whether a consumer's partitions are paused, kept in step with librdkafka's own flags.
 
 Two parties pause fetching: the event loop (in-flight limits, an open circuit, a drain:
-`set_fetching`, the one call from another thread) and the consumer thread itself (`held`,
-serving the group while the loop is busy, or while leaving). The flags are applied to the
-whole assignment when the wanted state changes (`apply`).
+`set_fetching`, the one call from another thread) and the consumer thread itself (`hold`,
+serving the group while the loop is busy, or while leaving). The consumer thread applies the
+flags to the whole assignment whenever the wanted state changes.
 
 librdkafka keeps a partition's pause flag after the partition is taken away, so a partition
 paused, then lost or given up, and given back later would stay paused, never fetched again,
@@ -21,8 +21,6 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 class Pausing:
     def __init__(self) -> None:
-        self.held = False
-        """The consumer thread holds fetching itself."""
         self._fetching = threading.Event()
         self._fetching.set()
         self._paused = False
@@ -31,9 +29,10 @@ class Pausing:
         """The loop's wish: fetch (True) or pause (False)."""
         (self._fetching.set if enabled else self._fetching.clear)()
 
-    def apply(self, consumer: Consumer) -> None:
-        """Pause or resume the assignment if the wanted state changed."""
-        wanted = self.held or not self._fetching.is_set()
+    def hold(self, consumer: Consumer, held: bool) -> None:
+        """The thread's own wish (held: pause), then the assignment paused or resumed if the
+        wanted state changed."""
+        wanted = held or not self._fetching.is_set()
         if wanted == self._paused:
             return
         assignment = consumer.assignment()
