@@ -1,0 +1,240 @@
+"""The consumer thread across rebalances, on Apache Kafka, with plain consumers as the other
+members of its group.
+
+- librdkafka keeps a partition's pause flag after the partition is taken away: a partition
+  this member paused, lost or gave up, and is later given back, stays paused unless resumed by
+  name. The thread only resumed what it held when it resumed, so such a partition was never
+  fetched again (seen as a stall in the production-shape test where a frozen member resumed:
+  it paused everything, lost its partitions, and got some of them back).
+- A commit made while the group is between generations is refused until the rebalance ends,
+  and the rebalance waits for every member's revocation. Leaving, the thread waited 5 s for
+  it to land, then the revocation on close sent it again, still mid-rebalance, and it was
+  dropped: the next owner delivered again what the member had finished since its last commit
+  (the production-shape join/leave test's duplicates, on a slow day).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from bridge.kafka.consumer import ConsumerThread
+from bridge.kafka.consumer_events import (
+    Assigned,
+    CommitRequest,
+    Committed,
+    ConsumerEvent,
+    Fetched,
+    Lost,
+    Revoked,
+)
+from tests.support.apache_kafka import ApacheKafka
+
+pytestmark = pytest.mark.integration
+
+GROUP_PROPERTIES = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+REVOKING_S = 9.0
+"""A revocation longer than the 5 s the thread used to wait before leaving."""
+
+
+def produce(bootstrap: str, topic: str, partition: int, count: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for n in range(count):
+        producer.produce(topic, value=f"v{n}".encode(), partition=partition)
+    assert producer.flush(15) == 0
+
+
+class Member(threading.Thread):
+    """Another member of the group, polling until told to leave; its revocations take
+    `revoking_s` (a member waiting for its requests in flight)."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, revoking_s: float = 0) -> None:
+        super().__init__(daemon=True)
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "partition.assignment.strategy": "cooperative-sticky",
+                "enable.auto.commit": False,
+                **GROUP_PROPERTIES,
+            }
+        )
+        self._topic = topic
+        self._revoking_s = revoking_s
+        self.holds = threading.Event()
+        self.leave = threading.Event()
+
+    def run(self) -> None:
+        self._consumer.subscribe(
+            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke
+        )
+        while not self.leave.is_set():
+            self._consumer.poll(0.1)
+        self._consumer.close()
+
+    def _on_assign(self, _: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions:
+            self.holds.set()
+
+    def _on_revoke(self, _: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions:
+            time.sleep(self._revoking_s)
+
+
+async def until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+class LoopSide:
+    """What the pipeline does with the thread's events, reduced to what these tests watch: the
+    offsets read, the partitions held and their epochs, and the commits not yet confirmed,
+    which a revocation commits as the pipeline's would."""
+
+    def __init__(self, events: asyncio.Queue[ConsumerEvent]) -> None:
+        self._events = events
+        self.fetched: dict[int, set[int]] = collections.defaultdict(set)
+        self.epochs: dict[int, int] = {}
+        self.unconfirmed: dict[int, CommitRequest] = {}
+        self.revocations = 0
+
+    async def run(self) -> None:
+        while True:
+            match await self._events.get():
+                case Fetched(records, admitted):
+                    for record in records:
+                        partition, offset = record.partition(), record.offset()
+                        assert partition is not None
+                        assert offset is not None
+                        self.fetched[partition].add(offset)
+                    admitted.set()
+                case Assigned(partitions):
+                    self.epochs.update({p: epoch for (_, p), epoch in partitions.items()})
+                case Revoked(partitions, done_now, reply):
+                    gone = {p for _, p in partitions}
+                    done_now.set_result([c for p, c in self.unconfirmed.items() if p in gone])
+                    reply.set_result([])
+                    self._forget(gone)
+                    self.revocations += 1
+                case Lost(partitions):
+                    self._forget({p for _, p in partitions})
+                case Committed(commits):
+                    for commit in commits:
+                        self.unconfirmed.pop(commit.partition, None)
+
+    def _forget(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            self.epochs.pop(partition, None)
+            self.unconfirmed.pop(partition, None)
+
+
+def consumer_thread(
+    kafka: ApacheKafka, group: str, topic: str, events: asyncio.Queue[ConsumerEvent]
+) -> ConsumerThread:
+    return ConsumerThread(
+        {
+            "bootstrap.servers": kafka.bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            **GROUP_PROPERTIES,
+        },
+        [topic],
+        events,
+        asyncio.get_running_loop(),
+        revoke_timeout_s=1,
+    )
+
+
+def names() -> tuple[str, str]:
+    run = uuid.uuid4().hex[:8]
+    return f"rebalance-{run}", f"group-{run}"
+
+
+async def test_a_partition_given_up_while_paused_is_fetched_when_it_comes_back(
+    kafka: ApacheKafka,
+) -> None:
+    topic, group = names()
+    kafka.create_topics({topic: 2})
+    events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
+    side = LoopSide(events)  # nothing is committed: a partition that comes back is read again
+    answering = asyncio.create_task(side.run())
+    consumer = consumer_thread(kafka, group, topic, events)
+    member = Member(kafka.bootstrap, group, topic)
+    consumer.start()
+    try:
+        produce(kafka.bootstrap, topic, 0, 5)
+        produce(kafka.bootstrap, topic, 1, 5)
+        first, both = set(range(5)), set(range(10))
+        assert await until(lambda: side.fetched == {0: first, 1: first}, 30), side.fetched
+        consumer.set_fetching(False)  # both partitions paused (a full pipeline, an outage)
+        member.start()
+        assert await until(member.holds.is_set, 30), "the second member took no partition"
+        assert len(side.epochs) == 1
+        consumer.set_fetching(True)  # resumes the one partition it still holds
+        member.leave.set()
+        await asyncio.to_thread(member.join, 15)
+        assert await until(lambda: len(side.epochs) == 2, 30), "the partition did not come back"
+        produce(kafka.bootstrap, topic, 0, 5)
+        produce(kafka.bootstrap, topic, 1, 5)
+        await until(lambda: side.fetched == {0: both, 1: both}, 30)
+        assert side.fetched == {0: both, 1: both}
+    finally:
+        member.leave.set()
+        await consumer.stop(abandon=True)
+        answering.cancel()
+
+
+async def test_a_commit_refused_mid_rebalance_lands_before_the_member_leaves(
+    kafka: ApacheKafka,
+) -> None:
+    topic, group = names()
+    kafka.create_topics({topic: 6})
+    events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
+    side = LoopSide(events)
+    answering = asyncio.create_task(side.run())
+    consumer = consumer_thread(kafka, group, topic, events)
+    slow = Member(kafka.bootstrap, group, topic, revoking_s=REVOKING_S)
+    joining = Member(kafka.bootstrap, group, topic)
+    consumer.start()
+    try:
+        assert await until(lambda: len(side.epochs) == 6, 30), side.epochs
+        slow.start()
+        assert await until(slow.holds.is_set, 30), "the slow member took no partition"
+        assert await until(lambda: len(side.epochs) == 3, 30), side.epochs
+        revoked = side.revocations
+        joining.start()  # each of the two gives one partition up; the slow one takes its time
+        assert await until(lambda: side.revocations > revoked, 30), "no revocation"
+        # Between generations now, until the slow member's revocation ends: this is refused.
+        partition, epoch = next(iter(side.epochs.items()))
+        commit = CommitRequest(topic, partition, epoch, 1)
+        side.unconfirmed[partition] = commit
+        await consumer.commit([commit])
+        await consumer.stop(handover_s=REVOKING_S + 10)  # as the pipeline gives it
+        assert committed(kafka.bootstrap, group, topic, partition) == 1
+    finally:
+        slow.leave.set()
+        joining.leave.set()
+        await consumer.stop(abandon=True)
+        answering.cancel()
+        await asyncio.to_thread(slow.join, 30)
+        await asyncio.to_thread(joining.join, 30)
+
+
+def committed(bootstrap: str, group: str, topic: str, partition: int) -> int:
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        [found] = reader.committed([TopicPartition(topic, partition)], timeout=10)
+        return int(found.offset)
+    finally:
+        reader.close()
