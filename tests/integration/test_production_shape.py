@@ -778,6 +778,7 @@ def test_instances_join_leave_and_die_and_every_record_arrives(
         assert b.sigterm() == 0, b.log_tail()
         world.wait_progress(100)
         before_kill = duplicates_now(world)
+        evidence = {v: world.duplicate_evidence(v) for v, n in before_kill.items() if n}
         c.kill9()
         world.wait_progress(100)
         d = world.instance("d")
@@ -791,7 +792,7 @@ def test_instances_join_leave_and_die_and_every_record_arrives(
         drain_s,
         {"duplicates_before_kill": before_kill},
     ).print()
-    assert before_kill == dict.fromkeys(shape.vendors, 0), "duplicates before the kill"
+    assert before_kill == dict.fromkeys(shape.vendors, 0), f"duplicates before the kill: {evidence}"
     assert [i.name for i in (a, d) if not i.alive] == [], world.logs()
     assert not watch.backwards, watch.backwards
     assert watch.samples > 0
