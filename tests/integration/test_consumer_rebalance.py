@@ -19,11 +19,9 @@ import asyncio
 import collections
 import threading
 import time
-import uuid
-from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from bridge.kafka.consumer import ConsumerThread
 from bridge.kafka.consumer_events import (
@@ -36,6 +34,7 @@ from bridge.kafka.consumer_events import (
     Revoked,
 )
 from tests.support.apache_kafka import ApacheKafka
+from tests.support.kafka import committed, produce, unique, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,11 +43,8 @@ REVOKING_S = 9.0
 """A revocation longer than the 5 s the thread used to wait before leaving."""
 
 
-def produce(bootstrap: str, topic: str, partition: int, count: int) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap})
-    for n in range(count):
-        producer.produce(topic, value=f"v{n}".encode(), partition=partition)
-    assert producer.flush(15) == 0
+def five_each(kafka: ApacheKafka, topic: str) -> None:
+    produce(kafka, topic, [(p, None, f"v{n}".encode()) for p in (0, 1) for n in range(5)])
 
 
 class Member(threading.Thread):
@@ -86,15 +82,6 @@ class Member(threading.Thread):
     def _on_revoke(self, _: Consumer, partitions: list[TopicPartition]) -> None:
         if partitions:
             time.sleep(self._revoking_s)
-
-
-async def until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.1)
-    return True
 
 
 class LoopSide:
@@ -156,15 +143,10 @@ def consumer_thread(
     )
 
 
-def names() -> tuple[str, str]:
-    run = uuid.uuid4().hex[:8]
-    return f"rebalance-{run}", f"group-{run}"
-
-
 async def test_a_partition_given_up_while_paused_is_fetched_when_it_comes_back(
     kafka: ApacheKafka,
 ) -> None:
-    topic, group = names()
+    topic, group = unique("rebalance"), unique("group")
     kafka.create_topics({topic: 2})
     events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
     side = LoopSide(events)  # nothing is committed: a partition that comes back is read again
@@ -173,22 +155,21 @@ async def test_a_partition_given_up_while_paused_is_fetched_when_it_comes_back(
     member = Member(kafka.bootstrap, group, topic)
     consumer.start()
     try:
-        produce(kafka.bootstrap, topic, 0, 5)
-        produce(kafka.bootstrap, topic, 1, 5)
+        five_each(kafka, topic)
         first, both = set(range(5)), set(range(10))
-        assert await until(lambda: side.fetched == {0: first, 1: first}, 30), side.fetched
+        await wait_for(lambda: side.fetched == {0: first, 1: first}, 30, "both partitions read")
         consumer.set_fetching(False)  # both partitions paused (a full pipeline, an outage)
         member.start()
-        assert await until(member.holds.is_set, 30), "the second member took no partition"
+        await wait_for(member.holds.is_set, 30, "the second member to take a partition")
         assert len(side.epochs) == 1
         consumer.set_fetching(True)  # resumes the one partition it still holds
         member.leave.set()
         await asyncio.to_thread(member.join, 15)
-        assert await until(lambda: len(side.epochs) == 2, 30), "the partition did not come back"
-        produce(kafka.bootstrap, topic, 0, 5)
-        produce(kafka.bootstrap, topic, 1, 5)
-        await until(lambda: side.fetched == {0: both, 1: both}, 30)
-        assert side.fetched == {0: both, 1: both}
+        await wait_for(lambda: len(side.epochs) == 2, 30, "the given-up partition to come back")
+        five_each(kafka, topic)
+        await wait_for(
+            lambda: side.fetched == {0: both, 1: both}, 30, "the given-back partition read again"
+        )
     finally:
         member.leave.set()
         await consumer.stop(abandon=True)
@@ -198,7 +179,7 @@ async def test_a_partition_given_up_while_paused_is_fetched_when_it_comes_back(
 async def test_a_commit_refused_mid_rebalance_lands_before_the_member_leaves(
     kafka: ApacheKafka,
 ) -> None:
-    topic, group = names()
+    topic, group = unique("rebalance"), unique("group")
     kafka.create_topics({topic: 6})
     events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
     side = LoopSide(events)
@@ -208,20 +189,19 @@ async def test_a_commit_refused_mid_rebalance_lands_before_the_member_leaves(
     joining = Member(kafka.bootstrap, group, topic)
     consumer.start()
     try:
-        assert await until(lambda: len(side.epochs) == 6, 30), side.epochs
+        await wait_for(lambda: len(side.epochs) == 6, 30, "all six partitions")
         slow.start()
-        assert await until(slow.holds.is_set, 30), "the slow member took no partition"
-        assert await until(lambda: len(side.epochs) == 3, 30), side.epochs
+        await wait_for(lambda: slow.holds.is_set() and len(side.epochs) == 3, 30, "three each")
         revoked = side.revocations
         joining.start()  # each of the two gives one partition up; the slow one takes its time
-        assert await until(lambda: side.revocations > revoked, 30), "no revocation"
+        await wait_for(lambda: side.revocations > revoked, 30, "a revocation")
         # Between generations now, until the slow member's revocation ends: this is refused.
         partition, epoch = next(iter(side.epochs.items()))
         commit = CommitRequest(topic, partition, epoch, 1)
         side.unconfirmed[partition] = commit
         await consumer.commit([commit])
         await consumer.stop(handover_s=REVOKING_S + 10)  # as the pipeline gives it
-        assert committed(kafka.bootstrap, group, topic, partition) == 1
+        assert committed(kafka, group, topic, 6)[partition] == 1
     finally:
         slow.leave.set()
         joining.leave.set()
@@ -229,12 +209,3 @@ async def test_a_commit_refused_mid_rebalance_lands_before_the_member_leaves(
         answering.cancel()
         await asyncio.to_thread(slow.join, 30)
         await asyncio.to_thread(joining.join, 30)
-
-
-def committed(bootstrap: str, group: str, topic: str, partition: int) -> int:
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        [found] = reader.committed([TopicPartition(topic, partition)], timeout=10)
-        return int(found.offset)
-    finally:
-        reader.close()
