@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import threading
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -51,29 +54,32 @@ class Member(threading.Thread):
     """Another member of the group, polling until told to leave; its revocations take
     `revoking_s` (a member waiting for its requests in flight)."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str, revoking_s: float = 0) -> None:
+    def __init__(self, kafka: ApacheKafka, group: str, topic: str, revoking_s: float = 0) -> None:
         super().__init__(daemon=True)
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": group,
-                "partition.assignment.strategy": "cooperative-sticky",
-                "enable.auto.commit": False,
-                **GROUP_PROPERTIES,
-            }
-        )
+        self._properties = {
+            "bootstrap.servers": kafka.bootstrap,
+            "group.id": group,
+            "partition.assignment.strategy": "cooperative-sticky",
+            "enable.auto.commit": False,
+            **GROUP_PROPERTIES,
+        }
         self._topic = topic
         self._revoking_s = revoking_s
         self.holds = threading.Event()
-        self.leave = threading.Event()
+        self._leave = threading.Event()
 
     def run(self) -> None:
-        self._consumer.subscribe(
-            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke
-        )
-        while not self.leave.is_set():
-            self._consumer.poll(0.1)
-        self._consumer.close()
+        consumer = Consumer(self._properties)
+        consumer.subscribe([self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        while not self._leave.is_set():
+            consumer.poll(0.1)
+        consumer.close()
+
+    def leave(self) -> None:
+        """Leave the group (if it joined) and wait until it has."""
+        self._leave.set()
+        if self.is_alive():
+            self.join(30)
 
     def _on_assign(self, _: Consumer, partitions: list[TopicPartition]) -> None:
         if partitions:
@@ -126,13 +132,26 @@ class LoopSide:
             self.unconfirmed.pop(partition, None)
 
 
-def consumer_thread(
-    kafka: ApacheKafka, group: str, topic: str, events: asyncio.Queue[ConsumerEvent]
-) -> ConsumerThread:
-    return ConsumerThread(
+@dataclass(frozen=True)
+class Group:
+    topic: str
+    name: str
+    consumer: ConsumerThread
+    side: LoopSide
+
+
+@contextlib.asynccontextmanager
+async def a_consumer_thread(kafka: ApacheKafka, partitions: int) -> AsyncIterator[Group]:
+    """A started consumer thread alone in a new group on a new topic, its events answered."""
+    topic, name = unique("rebalance"), unique("group")
+    kafka.create_topics({topic: partitions})
+    events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
+    side = LoopSide(events)
+    answering = asyncio.create_task(side.run())
+    consumer = ConsumerThread(
         {
             "bootstrap.servers": kafka.bootstrap,
-            "group.id": group,
+            "group.id": name,
             "auto.offset.reset": "earliest",
             **GROUP_PROPERTIES,
         },
@@ -141,71 +160,61 @@ def consumer_thread(
         asyncio.get_running_loop(),
         revoke_timeout_s=1,
     )
+    consumer.start()
+    try:
+        yield Group(topic, name, consumer, side)
+    finally:
+        await consumer.stop(abandon=True)
+        answering.cancel()
 
 
 async def test_a_partition_given_up_while_paused_is_fetched_when_it_comes_back(
     kafka: ApacheKafka,
 ) -> None:
-    topic, group = unique("rebalance"), unique("group")
-    kafka.create_topics({topic: 2})
-    events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
-    side = LoopSide(events)  # nothing is committed: a partition that comes back is read again
-    answering = asyncio.create_task(side.run())
-    consumer = consumer_thread(kafka, group, topic, events)
-    member = Member(kafka.bootstrap, group, topic)
-    consumer.start()
-    try:
-        five_each(kafka, topic)
-        first, both = set(range(5)), set(range(10))
-        await wait_for(lambda: side.fetched == {0: first, 1: first}, 30, "both partitions read")
-        consumer.set_fetching(False)  # both partitions paused (a full pipeline, an outage)
-        member.start()
-        await wait_for(member.holds.is_set, 30, "the second member to take a partition")
-        assert len(side.epochs) == 1
-        consumer.set_fetching(True)  # resumes the one partition it still holds
-        member.leave.set()
-        await asyncio.to_thread(member.join, 15)
-        await wait_for(lambda: len(side.epochs) == 2, 30, "the given-up partition to come back")
-        five_each(kafka, topic)
-        await wait_for(
-            lambda: side.fetched == {0: both, 1: both}, 30, "the given-back partition read again"
-        )
-    finally:
-        member.leave.set()
-        await consumer.stop(abandon=True)
-        answering.cancel()
+    # Nothing is committed here: a partition that comes back is read from its start again.
+    async with a_consumer_thread(kafka, 2) as group:
+        side, consumer = group.side, group.consumer
+        member = Member(kafka, group.name, group.topic)
+        try:
+            five_each(kafka, group.topic)
+            first, both = set(range(5)), set(range(10))
+            await wait_for(lambda: side.fetched == {0: first, 1: first}, 30, "both read")
+            consumer.set_fetching(False)  # both partitions paused (a full pipeline, an outage)
+            member.start()
+            await wait_for(member.holds.is_set, 30, "the second member to take a partition")
+            assert len(side.epochs) == 1
+            consumer.set_fetching(True)  # resumes the one partition it still holds
+            await asyncio.to_thread(member.leave)
+            await wait_for(lambda: len(side.epochs) == 2, 30, "the given-up partition back")
+            five_each(kafka, group.topic)
+            await wait_for(
+                lambda: side.fetched == {0: both, 1: both}, 30, "the given-back partition read"
+            )
+        finally:
+            await asyncio.to_thread(member.leave)
 
 
 async def test_a_commit_refused_mid_rebalance_lands_before_the_member_leaves(
     kafka: ApacheKafka,
 ) -> None:
-    topic, group = unique("rebalance"), unique("group")
-    kafka.create_topics({topic: 6})
-    events: asyncio.Queue[ConsumerEvent] = asyncio.Queue()
-    side = LoopSide(events)
-    answering = asyncio.create_task(side.run())
-    consumer = consumer_thread(kafka, group, topic, events)
-    slow = Member(kafka.bootstrap, group, topic, revoking_s=REVOKING_S)
-    joining = Member(kafka.bootstrap, group, topic)
-    consumer.start()
-    try:
-        await wait_for(lambda: len(side.epochs) == 6, 30, "all six partitions")
-        slow.start()
-        await wait_for(lambda: slow.holds.is_set() and len(side.epochs) == 3, 30, "three each")
-        revoked = side.revocations
-        joining.start()  # each of the two gives one partition up; the slow one takes its time
-        await wait_for(lambda: side.revocations > revoked, 30, "a revocation")
-        # Between generations now, until the slow member's revocation ends: this is refused.
-        partition, epoch = next(iter(side.epochs.items()))
-        commit = CommitRequest(topic, partition, epoch, 1)
-        side.unconfirmed[partition] = commit
-        await consumer.commit([commit])
-        await consumer.stop(handover_s=REVOKING_S + 10)  # as the pipeline gives it
-        assert committed(kafka, group, topic, 6)[partition] == 1
-    finally:
-        slow.leave.set()
-        joining.leave.set()
-        await consumer.stop(abandon=True)
-        answering.cancel()
-        await asyncio.to_thread(slow.join, 30)
-        await asyncio.to_thread(joining.join, 30)
+    async with a_consumer_thread(kafka, 6) as group:
+        side, consumer = group.side, group.consumer
+        slow = Member(kafka, group.name, group.topic, revoking_s=REVOKING_S)
+        joining = Member(kafka, group.name, group.topic)
+        try:
+            await wait_for(lambda: len(side.epochs) == 6, 30, "all six partitions")
+            slow.start()
+            await wait_for(lambda: slow.holds.is_set() and len(side.epochs) == 3, 30, "3 each")
+            revoked = side.revocations
+            joining.start()  # each of the two gives one partition up; the slow one takes time
+            await wait_for(lambda: side.revocations > revoked, 30, "a revocation")
+            # Between generations now, until the slow member's revocation ends: refused.
+            partition, epoch = next(iter(side.epochs.items()))
+            commit = CommitRequest(group.topic, partition, epoch, 1)
+            side.unconfirmed[partition] = commit
+            await consumer.commit([commit])
+            await consumer.stop(handover_s=REVOKING_S + 10)  # as the pipeline gives it
+            assert committed(kafka, group.name, group.topic, 6)[partition] == 1
+        finally:
+            await asyncio.to_thread(slow.leave)
+            await asyncio.to_thread(joining.leave)
