@@ -124,7 +124,8 @@ class Metrics:
         )
         self.consumer_lag = Gauge(
             "bridge_consumer_lag_records",
-            "High watermark minus committed offset.",
+            "End offset minus committed offset; the end offset is asked of the broker too, so "
+            "a paused partition's lag still grows.",
             ["vendor", "topic", "partition"],
             registry=registry,
         )

@@ -193,7 +193,7 @@ class ConsumerThread:
                     last_lag = now
                     self._check_broker()
                     if self._lag is not None:
-                        self._lag.report(self._consumer, list(self._epochs))
+                        self._lag.report(self._consumer, list(self._epochs), not self._broker_down)
             self._drain_commands()
             self._settle_before_leaving()
             self._consumer.close()
