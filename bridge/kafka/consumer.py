@@ -308,10 +308,17 @@ class ConsumerThread:
             self._commit(self._commits.take_held())
 
     def _settle_before_leaving(self) -> None:
-        """Poll (partitions paused) until held commits land, for up to `_handover_s`."""
+        """Poll (partitions paused) until held commits land, for up to `_handover_s`; with
+        every broker down, up to `HANDOVER_COMMIT_S`: a commit then lands only if a broker
+        comes back, and the rest of the deadline would hold the pod for nothing."""
         assert self._consumer is not None
-        deadline = time.monotonic() + self._handover_s
-        while self._commits.busy and not self._abandoned.is_set() and time.monotonic() < deadline:
+        start = time.monotonic()
+        while self._commits.busy and not self._abandoned.is_set():
+            waited = time.monotonic() - start
+            if waited >= self._handover_s or (
+                self._broker_down and waited >= self.HANDOVER_COMMIT_S
+            ):
+                break
             self._pausing.hold(self._consumer, True)
             self._consumer.consume(self.BATCH, self.POLL_TIMEOUT_S)  # serves the rejoin
             self._retry_commits(time.monotonic())

@@ -16,6 +16,7 @@ from bridge.kafka.commands import ConsumerDiedError
 from bridge.kafka.consumer import ConsumerThread
 from bridge.kafka.consumer_events import (
     Assigned,
+    BrokerState,
     CommitFailed,
     CommitRequest,
     Committed,
@@ -55,9 +56,12 @@ class FakeConsumer:
         self._on_assign: Callback | None = None
         self._on_commit: Callable[[Any, list[KafkaTopicPartition]], None] | None = None
         self._answers: list[tuple[KafkaError | None, list[KafkaTopicPartition]]] = []
+        self.brokers_down = threading.Event()
+        self._on_error: Callable[[KafkaError], None] | None = None
 
     def configured(self, properties: dict[str, Any]) -> Consumer:
         self._on_commit = properties["on_commit"]
+        self._on_error = properties["error_cb"]
         # The fake has the part of the consumer the thread uses; typed as the real one here.
         return cast(Consumer, self)
 
@@ -70,6 +74,8 @@ class FakeConsumer:
         if self._to_assign and self._on_assign is not None:
             assigned, self._to_assign = self._to_assign, []
             self._on_assign(self, assigned)
+        if self.brokers_down.is_set() and self._on_error is not None:
+            self._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
         if self.coordinator.is_set() and self._on_commit is not None:
             answers, self._answers = self._answers, []
             for error, offsets in answers:
@@ -286,3 +292,22 @@ async def test_leaving_waits_as_long_as_it_is_allowed_for_a_refused_commit_to_la
     answers = [events.get_nowait() for _ in range(events.qsize())]
     assert answers[-1] == Committed([commit])
     assert fake.commits == [[("t", 0, 10)]] * 7
+
+
+async def test_leaving_with_every_broker_down_waits_no_longer_than_before_for_commits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A commit lands only if a broker comes back: the shutdown deadline's rest (20 s by
+    # default) held a pod that was told to stop, for nothing.
+    monkeypatch.setattr(ConsumerThread, "HANDOVER_COMMIT_S", 0.3)
+    fake = FakeConsumer([("t", 0)])
+    thread, events, epochs = await started(fake)
+    fake.coordinator.clear()
+    fake.brokers_down.set()
+    while await asyncio.wait_for(events.get(), 5) != BrokerState(False):
+        pass
+    await thread.commit([CommitRequest("t", 0, epochs[("t", 0)], 10)])
+    started_at = time.monotonic()
+    await asyncio.wait_for(thread.stop(handover_s=20), 25)
+    assert time.monotonic() - started_at < 3
+    fake.coordinator.set()
