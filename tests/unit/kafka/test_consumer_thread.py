@@ -114,6 +114,10 @@ class FakeConsumer:
     def get_watermark_offsets(self, tp: Any, cached: bool) -> tuple[int, int]:
         return 0, 0
 
+    def list_topics(self, timeout: float) -> None:
+        if self.brokers_down.is_set():
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+
     def close(self) -> None:
         pass
 
