@@ -141,6 +141,8 @@ async def run(
         build_vendor(name, config.vendor_settings[name], config.vendors[name].base_url)
         for name in names
     ]
+    resolved = {v.name: config.vendors[v.name].resolved(v.batches, len(built)) for v in built}
+    config = config.model_copy(update={"vendors": {**config.vendors, **resolved}})
     decoders = Decoders.for_pipelines(config, [vendor.event_types for vendor in built])
     pipelines = [Pipeline(config, vendor, producer, metrics, decoders) for vendor in built]
     health.pipelines = pipelines
@@ -170,7 +172,7 @@ async def run(
             loop.add_signal_handler(signum, on_signal, signum)
     log.info(
         "bridge running for %s; status on port %d",
-        ", ".join(names),
+        ", ".join(f"{name} (concurrency {resolved[name].concurrency})" for name in names),
         server.port,
         extra={"event": "started"},
     )

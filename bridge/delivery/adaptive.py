@@ -210,5 +210,7 @@ def workers_and_limiter(
     workers and no limiter. `on_limit` is told the limit (once, when fixed)."""
     if vc.concurrency == "adaptive":
         return vc.max_concurrency, AdaptiveConcurrency(vc.max_concurrency, on_limit)
+    if vc.concurrency == "auto":
+        raise ValueError("concurrency: auto is resolved before a pipeline starts (resolved())")
     on_limit(vc.concurrency)
     return vc.concurrency, None

@@ -428,7 +428,7 @@ def test_topic_lists_mappings_and_adaptive_concurrency_render_to_a_config_the_br
         ({"config": {"topics": {"orders": {"name": "o", "format": "protobuf"}}}}, "/config/topics"),
         ({"config": {"topics": {"orders": []}}}, "/config/topics/orders"),
         ({"config": {"topics": {"orders": [{"name": "o", "mapin": {}}]}}}, "/config/topics"),
-        ({"vendors": {"qubit": {"options": {"concurrency": "auto"}}}}, "/vendors/qubit/options"),
+        ({"vendors": {"qubit": {"options": {"concurrency": "max"}}}}, "/vendors/qubit/options"),
     ],
 )
 def test_values_schema_refuses_what_the_bridge_would(values: dict[str, Any], where: str) -> None:

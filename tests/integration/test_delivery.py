@@ -105,3 +105,25 @@ async def test_poison_records_go_to_dead_letter_and_do_not_stall_the_partition(
     assert all(h["bridge.vendor"] == b"quicklizard" for h in headers)
     assert letters[0].value() == b"\x00\x01not avro at all"
     assert letters[0].key() == b"bad"
+
+
+async def test_auto_concurrency_is_adaptive_for_a_one_event_vendor_alone_and_fixed_beside_another(
+    broker: LocalBroker, tmp_path: Path
+) -> None:
+    topic = unique("views")
+    broker.create_topics({topic: 1})
+    async with Sandbox() as sandbox:
+        vendors = {
+            name: vendor_block(name, sandbox.base_url(name), tmp_path)
+            for name in ("esputnik", "quicklizard")
+        }
+        config = make_config(broker, vendors, views=topic)
+        # No record comes, so an adaptive limit stays where it starts: 1.
+        for names, limit in ((["esputnik"], 1), (["esputnik", "quicklizard"], 16)):
+            async with running_bridge(config, names) as registry:
+
+                def told() -> float:
+                    return metric(registry, "bridge_concurrency_limit", vendor="esputnik")
+
+                await wait_for(lambda: told() > 0, 20, f"eSputnik's limit beside {names}")
+                assert told() == limit, names

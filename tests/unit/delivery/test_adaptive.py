@@ -6,6 +6,7 @@ import itertools
 import pytest
 
 from bridge.config import VendorConfig
+from bridge.config.vendor import FIXED_CONCURRENCY
 from bridge.delivery.adaptive import (
     DECREASE_RATIO,
     MIN_PERIOD_S,
@@ -206,3 +207,29 @@ def test_adaptive_runs_a_worker_per_place_the_limit_may_reach() -> None:
     assert workers == 40
     assert isinstance(limiter, AdaptiveConcurrency)
     assert told == [1]  # the limit starts at one, and the limiter reports it as it moves
+
+
+@pytest.mark.parametrize(
+    ("batches", "pipelines", "expected"),
+    [
+        (False, 1, "adaptive"),  # one event per request, its process to itself
+        (False, 2, FIXED_CONCURRENCY),  # beside another pipeline on the same event loop
+        (True, 1, FIXED_CONCURRENCY),  # a batching vendor
+    ],
+)
+def test_auto_concurrency_is_adaptive_only_for_a_one_event_vendor_alone_in_its_process(
+    batches: bool, pipelines: int, expected: int | str
+) -> None:
+    assert VendorConfig().resolved(batches, pipelines).concurrency == expected
+
+
+@pytest.mark.parametrize("chosen", [8, "adaptive"])
+def test_a_chosen_concurrency_is_kept(chosen: int | str) -> None:
+    vc = VendorConfig.model_validate({"concurrency": chosen})
+    assert vc.resolved(False, 1).concurrency == chosen
+    assert vc.resolved(True, 5).concurrency == chosen
+
+
+def test_an_unresolved_auto_concurrency_starts_no_pipeline() -> None:
+    with pytest.raises(ValueError, match="auto"):
+        workers_and_limiter(VendorConfig(), lambda _: None)
