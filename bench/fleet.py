@@ -6,9 +6,12 @@ process of its own, every stand-in answering after `LATENCY_MS`), with the setti
 `sandbox_settings` gives and otherwise the defaults an operator starts from. The topics hold
 a backlog of product views and orders (a quarter of the records); QuickLizard and eSputnik
 take both, the other three orders only. Each vendor runs alone in a bridge process (`bridge
-run --vendor V`), then all five together in one, each run for `SECONDS` from its first
-finished record or until it finished its backlog. A vendor's rate is its finished records
-(delivered or skipped) per second over its own run; the target is together/solo >= 0.5.
+run --vendor V`) at the concurrency it gets together (`concurrency: auto` is a fixed 16 in a
+shared process), and a vendor that takes one event per request once more with the default,
+which `auto` makes adaptive when the vendor is alone; then all five together in one, each run
+for `SECONDS` from its first finished record or until it finished its backlog. A vendor's rate
+is its finished records (delivered or skipped) per second over its own run; the target is
+together/solo >= 0.5.
 The sandbox's own CPU over the run together is shown too, to tell whether it was the limit.
 
 An event, for the CPU figure, is one record finished by one vendor: a view both QuickLizard
@@ -30,6 +33,7 @@ from bench.bridge_process import BridgeProcess, config_tree
 from bench.common import PARTITIONS, SCHEMAS, wait_for_port
 from bench.rss import cpu_seconds
 from bench.table import Row
+from bridge.config.vendor import FIXED_CONCURRENCY
 from bridge.events import EventType, load_schema
 from bridge.kafka.avro import AvroEncoder
 from bridge.tools.localbroker import LocalBroker, free_port
@@ -81,12 +85,14 @@ def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-def vendor_blocks(sandbox: str, workdir: Path) -> dict[str, Any]:
-    """Every vendor of the registry against its stand-in, otherwise with the defaults."""
+def vendor_blocks(sandbox: str, workdir: Path, pinned: bool) -> dict[str, Any]:
+    """Every vendor of the registry against its stand-in, otherwise with the defaults; with
+    `pinned`, at the concurrency `auto` gives each of them in a shared process."""
     secrets = workdir / "secrets"
     secrets.mkdir(exist_ok=True)
+    pin = {"concurrency": FIXED_CONCURRENCY} if pinned else {}
     return {
-        name: {"base_url": f"{sandbox}/{name}", "settings": settings.block(secrets)}
+        name: {"base_url": f"{sandbox}/{name}", "settings": settings.block(secrets), **pin}
         for name, settings in sandbox_settings().items()
     }
 
@@ -97,9 +103,10 @@ def measure(
     workdir: Path,
     vendors: tuple[str, ...],
     backlog: dict[str, int],
+    pinned: bool = False,
 ) -> BridgeProcess:
     """One bridge process for `vendors` (all when empty), watched until done."""
-    tree = config_tree(broker, VIEWS, ORDERS, vendor_blocks(sandbox, workdir))
+    tree = config_tree(broker, VIEWS, ORDERS, vendor_blocks(sandbox, workdir, pinned))
     with BridgeProcess(tree, workdir, vendors) as bridge:
         bridge.watch(backlog, SECONDS)
     return bridge
@@ -116,7 +123,14 @@ def fleet(broker: LocalBroker, workdir: Path, records: int) -> list[Row]:
     }
     sandbox, base = start_sandbox(LATENCY_MS)
     try:
-        solo = {name: measure(broker, base, workdir, (name,), backlog) for name in backlog}
+        # Alone at the concurrency each vendor has together, so that the ratio compares the
+        # same settings; and, for a vendor that `auto` makes adaptive when alone, with it.
+        solo = {name: measure(broker, base, workdir, (name,), backlog, True) for name in backlog}
+        adaptive = {
+            name: measure(broker, base, workdir, (name,), backlog)
+            for name, vendor in vendor_classes().items()
+            if not vendor.batches
+        }
         started, sandbox_cpu = time.monotonic(), cpu_seconds(sandbox.pid)
         together = measure(broker, base, workdir, (), backlog)
         sandbox_cores = (cpu_seconds(sandbox.pid) - sandbox_cpu) / (time.monotonic() - started)
@@ -131,6 +145,11 @@ def fleet(broker: LocalBroker, workdir: Path, records: int) -> list[Row]:
         rows.append(
             Row(scenario, f"{name} with the others", beside, "records/s", beside / alone, TARGET)
         )
+        if name in adaptive:
+            auto = adaptive[name].progress[name].rate()
+            rows.append(
+                Row(scenario, f"{name} alone, auto (adaptive)", auto, "records/s", auto / alone)
+            )
     cpu = together.cpu_per_1000()
     rows.append(Row(scenario, "bridge CPU per 1,000 events, together", cpu, "CPU-s"))
     # The stand-ins share a process: if they were the limit, this would be near a core.
