@@ -46,12 +46,12 @@ async def test_the_lag_counts_what_arrives_while_a_vendor_is_down(
         )
         config = make_config(kafka, {"quicklizard": block}, views=topic, shutdown_deadline_s=2)
         labels = {"vendor": "quicklizard", "topic": topic, "partition": "0"}
-
-        def lag() -> float:
-            return metric(registry, "bridge_consumer_lag_records", **labels)
-
         produce(kafka, topic, views(100, 1, "before-"))
         async with running_bridge(config) as registry:
+
+            def lag() -> float:
+                return metric(registry, "bridge_consumer_lag_records", **labels)
+
             await wait_for(
                 lambda: metric(registry, "bridge_paused_partitions", vendor="quicklizard") == 1,
                 30,
